@@ -1,0 +1,53 @@
+"""Money constants and the one parser of amounts, shared by the model and the API."""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+MONEY_MAX_DIGITS = 18
+MONEY_DECIMAL_PLACES = 2
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
+# The largest value numeric(18, 2) holds: 9999999999999999.99.
+MONEY_MAX = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - MONEY_QUANTUM
+ZERO = Decimal("0.00")
+
+_PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+class AmountError(ValueError):
+    """An amount was refused; `code` is the stable machine-readable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_amount(value: object) -> Decimal:
+    """Turn a JSON string or number into a positive Decimal with at most two places, or refuse it."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise AmountError(
+            "invalid", "A valid number is required (a string or a JSON number)."
+        )
+    if isinstance(value, str):
+        text = value.strip()
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise AmountError("invalid", 'A valid number is required, like "10.50".')
+        value = text
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise AmountError("invalid", "A valid number is required.") from None
+    if not amount.is_finite():
+        raise AmountError("invalid", "A valid number is required.")
+    if amount.is_signed() or amount == 0:
+        raise AmountError("min_value", "Amount must be greater than 0.00.")
+    if amount.as_tuple().exponent < -MONEY_DECIMAL_PLACES:
+        raise AmountError(
+            "max_decimal_places",
+            f"Ensure that there are no more than {MONEY_DECIMAL_PLACES} decimal places.",
+        )
+    if amount > MONEY_MAX:
+        raise AmountError(
+            "max_value", f"Ensure this value is less than or equal to {MONEY_MAX}."
+        )
+    return amount.quantize(MONEY_QUANTUM)

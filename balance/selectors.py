@@ -1,0 +1,33 @@
+"""Money reads: the caller's balance and ledger."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from balance.models import Balance, Operation
+from balance.money import ZERO
+
+
+def balance_get(*, user) -> Decimal:
+    """The user's current balance; a user without a balance row yet has 0.00."""
+    amount = Balance.objects.filter(pk=user.pk).values_list("amount", flat=True).first()
+    return ZERO if amount is None else amount
+
+
+def operation_list(
+    *,
+    user,
+    type: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Operation]:
+    """The user's operations newest first (created_at, then id), optionally filtered."""
+    operations = Operation.objects.filter(owner_id=user.pk)
+    if type:
+        operations = operations.filter(type=type)
+    if created_after is not None:
+        operations = operations.filter(created_at__gte=created_after)
+    if created_before is not None:
+        operations = operations.filter(created_at__lt=created_before)
+    return operations.select_related("counterparty").order_by("-created_at", "-id")

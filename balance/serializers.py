@@ -1,0 +1,154 @@
+"""Request and response shapes of the balance API."""
+
+from datetime import UTC, date, datetime, time
+
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from balance.models import Operation
+from balance.money import (
+    MONEY_DECIMAL_PLACES,
+    MONEY_MAX,
+    MONEY_MAX_DIGITS,
+    AmountError,
+    parse_amount,
+)
+from balance.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "10.50"},
+            {"type": "number", "minimum": 0.01, "maximum": float(MONEY_MAX)},
+        ],
+        "description": "A positive amount with at most two decimal places, as a string "
+        "(preferred) or a JSON number.",
+    }
+)
+class AmountField(serializers.Field):
+    """A positive amount; refuses zero, negatives, over two places, NaN, Infinity, non-numbers."""
+
+    def to_internal_value(self, data):
+        try:
+            return parse_amount(data)
+        except AmountError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from None
+
+    def to_representation(self, value):
+        return f"{value:.{MONEY_DECIMAL_PLACES}f}"
+
+
+class MoneyOutputField(serializers.DecimalField):
+    """An amount in a response: a string with exactly two decimal places."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
+        )
+
+
+class DepositInputSerializer(serializers.Serializer):
+    """Deposit or withdrawal input."""
+
+    amount = AmountField()
+    description = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, default=""
+    )
+
+
+class WithdrawInputSerializer(DepositInputSerializer):
+    """Withdrawal input."""
+
+
+class TransferInputSerializer(DepositInputSerializer):
+    """Transfer input: the recipient's username (any letter case, spaces ignored)."""
+
+    recipient = serializers.CharField(max_length=150)
+
+
+class BalanceOutputSerializer(serializers.Serializer):
+    """The caller's balance."""
+
+    balance = MoneyOutputField()
+
+
+class OperationOutputSerializer(serializers.Serializer):
+    """One ledger row as the owner sees it."""
+
+    id = serializers.CharField()
+    type = serializers.ChoiceField(choices=Operation.Type.choices)
+    amount = MoneyOutputField()
+    balance_after = MoneyOutputField()
+    counterparty = serializers.CharField(
+        source="counterparty.username", allow_null=True
+    )
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class OperationPageSerializer(serializers.Serializer):
+    """A page of the history with links to its neighbours."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = OperationOutputSerializer(many=True)
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class MomentField(serializers.Field):
+    """An ISO 8601 datetime, or a date meaning its midnight UTC; naive datetimes are UTC."""
+
+    default_error_messages = {"invalid": "Use an ISO 8601 date or datetime."}
+
+    def to_internal_value(self, data):
+        text = str(data).strip()
+        try:
+            moment = parse_datetime(text)
+            if moment is None:
+                day = parse_date(text)
+                if day is None:
+                    self.fail("invalid")
+                moment = datetime.combine(day, time.min)
+        except ValueError:
+            self.fail("invalid")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment
+
+    def to_representation(self, value: date):
+        return value.isoformat()
+
+
+class OperationFilterSerializer(serializers.Serializer):
+    """Query parameters of the history; anything else is ignored."""
+
+    type = serializers.ChoiceField(choices=Operation.Type.choices, required=False)
+    created_after = MomentField(
+        required=False, help_text="Operations at or after this moment."
+    )
+    created_before = MomentField(
+        required=False, help_text="Operations strictly before this moment."
+    )
+    page_size = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        default=DEFAULT_PAGE_SIZE,
+        help_text=f"Default {DEFAULT_PAGE_SIZE}; larger values are capped at {MAX_PAGE_SIZE}.",
+    )
+    cursor = serializers.CharField(
+        required=False, help_text="The cursor from `next` or `previous`."
+    )
+
+    def validate_page_size(self, value: int) -> int:
+        return min(value, MAX_PAGE_SIZE)
+
+    def validate_cursor(self, value: str) -> Cursor:
+        try:
+            return Cursor.decode(value)
+        except ValueError:
+            raise serializers.ValidationError(
+                "Invalid cursor.", code="invalid"
+            ) from None

@@ -1,0 +1,94 @@
+"""Maps every error (DRF, domain, database outage, unexpected) to the API.md envelope."""
+
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
+from drf_standardized_errors.handler import exception_handler as _standardized_handler
+from rest_framework import exceptions, status
+
+from lighTech.errors import ApplicationError
+
+
+class DomainError(exceptions.APIException):
+    """An ApplicationError carried through DRF with its status, code and attr."""
+
+    def __init__(self, error: ApplicationError) -> None:
+        super().__init__(detail=error.detail, code=error.code)
+        self.status_code = error.status_code
+        self.attr = error.attr
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """The database did not answer; the client may retry."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable, please retry."
+    default_code = "service_unavailable"
+
+
+class ExceptionHandler(BaseExceptionHandler):
+    """Adds domain errors and database outages to drf-standardized-errors' handling."""
+
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, ApplicationError):
+            if exc.field_error:
+                detail = exceptions.ErrorDetail(exc.detail, code=exc.code)
+                return exceptions.ValidationError({exc.attr: [detail]})
+            return DomainError(exc)
+        # Connection refused, server restarting, deadlock victim: a retryable 503,
+        # never a 500 with the driver's message.
+        if isinstance(exc, OperationalError | InterfaceError):
+            return ServiceUnavailable()
+        return super().convert_known_exceptions(exc)
+
+    def should_not_handle(self, exc: Exception) -> bool:
+        # Clients get the envelope in every mode; the traceback still reaches the logs.
+        return False
+
+    def format_exception(self, exc: exceptions.APIException) -> dict:
+        data = super().format_exception(exc)
+        if isinstance(exc, DomainError):
+            data["errors"][0]["attr"] = exc.attr
+        return data
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER entry point."""
+    return _standardized_handler(exc, context)
+
+
+def error_body(
+    error_type: str, code: str, detail: str, attr: str | None = None
+) -> dict:
+    """The envelope, for responses produced outside DRF views."""
+    return {
+        "type": error_type,
+        "errors": [{"code": code, "detail": detail, "attr": attr}],
+    }
+
+
+def json_not_found(request, exception=None):
+    """handler404: unknown URLs answer in the envelope too."""
+    detail = "Not found."
+    if not request.path.endswith("/"):
+        detail = f"Not found. API paths end with a slash: {request.path}/"
+    return JsonResponse(error_body("client_error", "not_found", detail), status=404)
+
+
+def json_bad_request(request, exception=None):
+    """handler400."""
+    return JsonResponse(
+        error_body("client_error", "bad_request", "Bad request."), status=400
+    )
+
+
+def json_permission_denied(request, exception=None):
+    """handler403."""
+    body = error_body("client_error", "permission_denied", "Permission denied.")
+    return JsonResponse(body, status=403)
+
+
+def json_server_error(request):
+    """handler500: no traceback or settings ever reach the client."""
+    body = error_body("server_error", "error", "A server error occurred.")
+    return JsonResponse(body, status=500)

@@ -1,0 +1,29 @@
+"""JSON parsing that keeps numbers exact and refuses what PostgreSQL could not store."""
+
+import json
+from decimal import Decimal
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class StrictJSONParser(JSONParser):
+    """Decodes decimals as Decimal (never floats); rejects NaN, Infinity, lone surrogates, deep nesting."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", "utf-8")
+        try:
+            data = json.loads(
+                stream.read().decode(encoding),
+                parse_float=Decimal,
+                parse_constant=_reject_constant,
+            )
+            # A lone surrogate ("\ud800") parses but cannot be stored as UTF-8.
+            json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+        except (ValueError, UnicodeError, RecursionError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        return data

@@ -3,7 +3,6 @@
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
-from drf_standardized_errors.handler import exception_handler as _standardized_handler
 from rest_framework import exceptions, status
 
 from lighTech.errors import ApplicationError
@@ -52,14 +51,7 @@ class ExceptionHandler(BaseExceptionHandler):
         return data
 
 
-def exception_handler(exc, context):
-    """DRF's EXCEPTION_HANDLER entry point."""
-    return _standardized_handler(exc, context)
-
-
-def error_body(
-    error_type: str, code: str, detail: str, attr: str | None = None
-) -> dict:
+def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict:
     """The envelope, for responses produced outside DRF views."""
     return {
         "type": error_type,
@@ -77,9 +69,7 @@ def json_not_found(request, exception=None):
 
 def json_bad_request(request, exception=None):
     """handler400."""
-    return JsonResponse(
-        error_body("client_error", "bad_request", "Bad request."), status=400
-    )
+    return JsonResponse(error_body("client_error", "bad_request", "Bad request."), status=400)
 
 
 def json_permission_denied(request, exception=None):

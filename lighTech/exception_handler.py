@@ -38,6 +38,8 @@ class ExceptionHandler(BaseExceptionHandler):
         # never a 500 with the driver's message.
         if isinstance(exc, OperationalError | InterfaceError):
             return ServiceUnavailable()
+        if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
+            return _flat_authentication_failure(exc)
         return super().convert_known_exceptions(exc)
 
     def should_not_handle(self, exc: Exception) -> bool:
@@ -49,6 +51,15 @@ class ExceptionHandler(BaseExceptionHandler):
         if isinstance(exc, DomainError):
             data["errors"][0]["attr"] = exc.attr
         return data
+
+
+def _flat_authentication_failure(exc: exceptions.AuthenticationFailed) -> Exception:
+    """simplejwt reports token errors as a dict of detail, code and messages; keep one error."""
+    detail = exc.detail.get("detail") or "Authentication failed."
+    code = exc.detail.get("code") or exc.default_code
+    flat = exceptions.AuthenticationFailed(detail=str(detail), code=str(code))
+    flat.auth_header = getattr(exc, "auth_header", None)
+    return flat
 
 
 def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict:

@@ -7,8 +7,6 @@ from typing import TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Value
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from balance.exceptions import (
@@ -57,6 +55,11 @@ _CHANGE_AND_RECORD = f"""
     ORDER BY entry.n
     RETURNING id, balance_after, created_at
 """  # noqa: S608 - table names come from the models, values are parameters
+
+_ACTIVE_USER = f"""
+    SELECT id, username FROM {User._meta.db_table}
+    WHERE lower(username) = lower(%s) AND is_active
+"""  # noqa: S608 - the table name comes from the model, the value is a parameter
 
 # (owner, type, counterparty, balance_after or None) of one ledger row to write.
 Entry = tuple[int, str, int | None, Decimal | None]
@@ -311,6 +314,17 @@ def _move_between_locked(*, sender, recipient, amount: Decimal, description: str
     return outgoing
 
 
+def _active_user(username: str):
+    """The active user with this username, or None; only pk and username are loaded."""
+    # Compared as the unique index compares usernames, lower() on both sides, so this is an
+    # index probe rather than a scan of every user; the SQL is written out because building
+    # the equivalent ORM query cost more CPU than running it.
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_USER, [username])
+        row = cursor.fetchone()
+    return None if row is None else User.from_db(connection.alias, ["id", "username"], row)
+
+
 # --- the services -----------------------------------------------------------------------------
 
 
@@ -333,15 +347,7 @@ def transfer(
     username = recipient_username.strip()
     if username.casefold() == sender.get_username().casefold():
         raise SelfTransfer()
-    # Compared as the unique index compares usernames, lower() on both sides, so the lookup
-    # is an index probe rather than a scan of every user.
-    recipient = (
-        User.objects.filter(is_active=True)
-        .alias(username_lower=Lower("username"))
-        .filter(username_lower=Lower(Value(username)))
-        .only("pk", "username")
-        .first()
-    )
+    recipient = _active_user(username)
     if recipient is None:
         raise RecipientNotFound()
     if recipient.pk == sender.pk:

@@ -61,14 +61,15 @@ INSTALLED_APPS = [
     "balance",
 ]
 
+# Sessions, CSRF, login and messages serve the admin; lighTech.middleware skips them on /api/.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "lighTech.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "lighTech.middleware.BrowserCsrfViewMiddleware",
+    "lighTech.middleware.BrowserAuthenticationMiddleware",
+    "lighTech.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -395,7 +395,7 @@ def start_server(log_path: Path) -> subprocess.Popen:
         if server.poll() is not None:
             sys.exit(f"bench: gunicorn exited; see {log_path}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return server
         except (urllib.error.URLError, OSError):
@@ -468,10 +468,7 @@ def wrk(tool: str, scenario: str, users_file: Path, path: str, seconds: int) -> 
         "p95_ms": raw["latency_us"]["p95"] / 1000,
         "p99_ms": raw["latency_us"]["p99"] / 1000,
         "max_ms": raw["latency_us"]["max"] / 1000,
-        "errors": raw["client_errors"]
-        + raw["server_errors"]
-        + raw["other_status"]
-        + socket_errors,
+        "errors": raw["client_errors"] + raw["server_errors"] + raw["other_status"] + socket_errors,
         "status_4xx": raw["client_errors"],
         "status_5xx": raw["server_errors"],
         "socket_errors": raw["socket_errors"],
@@ -609,8 +606,7 @@ def table(result: dict) -> str:
         f"pgbench TPC-B scale {ENV['pgbench_scale']}, {ENV['pgbench_clients']} clients, "
         f"{ENV['pgbench_seconds']} s: {pg['tps']:.0f} tps (before {pg['before']['tps']:.0f}, "
         f"after {pg['after']['tps']:.0f})",
-        "worker peak RSS MB: "
-        + ", ".join(f"{w['peak_rss_mb']}" for w in result["workers"]),
+        "worker peak RSS MB: " + ", ".join(f"{w['peak_rss_mb']}" for w in result["workers"]),
         "",
         f"{'target':<36}{'value':>12}  {'wanted':<10}result",
     ]

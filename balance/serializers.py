@@ -48,6 +48,27 @@ class MoneyOutputField(serializers.DecimalField):
         super().__init__(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
 
 
+class OutputSerializer(serializers.Serializer):
+    """A response-only serializer whose fields are built and bound once per class.
+
+    DRF deep-copies every declared field for each serializer instance; for a response of one
+    operation that copy cost more CPU than rendering it (docs/performance.md). Output fields
+    keep no per-request state and these serializers use no context, so one bound set per class
+    serves every request; the rendering itself is DRF's, field by field.
+    """
+
+    _shared_fields: dict[type, list[serializers.Field]] = {}  # one list per subclass
+
+    @property
+    def _readable_fields(self):
+        fields = OutputSerializer._shared_fields.get(type(self))
+        if fields is None:
+            prototype = type(self)()
+            fields = [field for field in prototype.fields.values() if not field.write_only]
+            OutputSerializer._shared_fields[type(self)] = fields
+        return fields
+
+
 class DepositInputSerializer(serializers.Serializer):
     """Deposit or withdrawal input."""
 
@@ -67,13 +88,13 @@ class TransferInputSerializer(DepositInputSerializer):
     recipient = serializers.CharField(max_length=150)
 
 
-class BalanceOutputSerializer(serializers.Serializer):
+class BalanceOutputSerializer(OutputSerializer):
     """The caller's balance."""
 
     balance = MoneyOutputField()
 
 
-class OperationOutputSerializer(serializers.Serializer):
+class OperationOutputSerializer(OutputSerializer):
     """One ledger row as the owner sees it."""
 
     id = serializers.CharField()

@@ -46,7 +46,7 @@ ENV = {
     "db": env("BENCH_DB", "lightech_bench"),
     "pgbench_db": env("BENCH_PGBENCH_DB", "lightech_pgbench"),
     "http_port": int(env("BENCH_PORT", "8089")),
-    "users": int(env("BENCH_USERS", "5000")),
+    "users": int(env("BENCH_USERS", "1000")),
     "connections": int(env("BENCH_CONNECTIONS", "16")),
     "duration": int(env("BENCH_DURATION", "20")),
     "warmup": int(env("BENCH_WARMUP", "3")),

@@ -1,5 +1,6 @@
-"""SQL statements per request (the performance budget) and the ledger order of the fast path."""
+"""The performance work: statements per request, the fast path's ledger, shared output fields."""
 
+import copy
 import threading
 from decimal import Decimal
 from unittest import skipUnless
@@ -7,10 +8,12 @@ from unittest import skipUnless
 from django.db import close_old_connections, connection
 from django.test import TransactionTestCase
 from django.test.utils import CaptureQueriesContext
+from rest_framework.serializers import Serializer
 
 from authapp.models import User
 from balance import services
 from balance.models import Balance, Operation
+from balance.serializers import BalanceOutputSerializer, OperationOutputSerializer
 from lighTech.testing import balance_of, client_for, make_user
 
 ON_POSTGRES = connection.vendor == "postgresql"
@@ -138,3 +141,30 @@ class FastPathLedgerTests(TransactionTestCase):
             # So the history order (created_at, id descending) is exactly the id order.
             by_history = list(Operation.objects.filter(owner=user).order_by("-created_at", "-id"))
             self.assertEqual(by_history, by_id[::-1])
+
+
+class OutputSerializerTests(TransactionTestCase):
+    """Fields shared per class render exactly what DRF's per-instance fields render."""
+
+    def test_shared_fields_render_like_fresh_ones(self):
+        alice, bob = make_user("alice", balance="12.30"), make_user("bob")
+        services.transfer(sender=alice, recipient_username="bob", amount=Decimal("0.05"))
+        services.withdraw(user=alice, amount=Decimal("2"), description="cash ✓")
+        reference = type(
+            "Reference", (Serializer,), copy.deepcopy(OperationOutputSerializer._declared_fields)
+        )
+        operations = list(Operation.objects.select_related("counterparty"))
+        operations.append(services.deposit(user=bob, amount=Decimal("1000000.1")))
+        self.assertEqual(len(operations), 5)
+        for operation in operations:
+            with self.subTest(operation=operation):
+                self.assertEqual(
+                    OperationOutputSerializer(operation).data, reference(operation).data
+                )
+        self.assertEqual(
+            OperationOutputSerializer(operations, many=True).data,
+            reference(operations, many=True).data,
+        )
+        self.assertEqual(
+            BalanceOutputSerializer({"balance": Decimal("7.5")}).data, {"balance": "7.50"}
+        )

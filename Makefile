@@ -2,6 +2,9 @@
 #   make run                       migrate, collect static, serve on $PORT (default 8000)
 #   make test TEST_ARGS=balance    run some tests; TEST_VERBOSITY=2 lists each test
 #   make lint                      ruff check + ruff format --check
+#   make bench                     load-test gunicorn + PostgreSQL against pgbench (needs a local
+#                                  PostgreSQL; installs wrk and pgbench with apt-get if missing;
+#                                  docs/performance.md)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +14,7 @@ STAMP := $(VENV)/.requirements-installed
 TEST_ARGS ?=
 TEST_VERBOSITY ?= 1
 
-.PHONY: venv env run test lint
+.PHONY: venv env run test lint bench
 
 venv: $(STAMP)
 
@@ -36,3 +39,6 @@ test: venv env
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+bench: venv env
+	$(VENV_PYTHON) bench/run.py

@@ -27,8 +27,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg2
+from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
+# The same PostgreSQL settings as the app (.env fills what the environment leaves unset).
+load_dotenv(ROOT / ".env", override=False)
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 

@@ -31,6 +31,14 @@ from balance.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor
 class AmountField(serializers.Field):
     """A positive amount; refuses zero, negatives, over two places, NaN, Infinity, non-numbers."""
 
+    # The codes parse_amount raises, declared so the schema lists them for `amount`.
+    default_error_messages = {
+        "invalid": "A valid number is required.",
+        "min_value": "Amount must be greater than 0.00.",
+        "max_decimal_places": "Ensure that there are no more than 2 decimal places.",
+        "max_value": "Ensure this value is less than or equal to the maximum.",
+    }
+
     def to_internal_value(self, data):
         try:
             return parse_amount(data)
@@ -45,9 +53,7 @@ class MoneyOutputField(serializers.DecimalField):
     """An amount in a response: a string with exactly two decimal places."""
 
     def __init__(self, **kwargs):
-        super().__init__(
-            max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
-        )
+        super().__init__(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
 
 
 class DepositInputSerializer(serializers.Serializer):
@@ -82,9 +88,7 @@ class OperationOutputSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Operation.Type.choices)
     amount = MoneyOutputField()
     balance_after = MoneyOutputField()
-    counterparty = serializers.CharField(
-        source="counterparty.username", allow_null=True
-    )
+    counterparty = serializers.CharField(source="counterparty.username", allow_null=True)
     description = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -126,9 +130,7 @@ class OperationFilterSerializer(serializers.Serializer):
     """Query parameters of the history; anything else is ignored."""
 
     type = serializers.ChoiceField(choices=Operation.Type.choices, required=False)
-    created_after = MomentField(
-        required=False, help_text="Operations at or after this moment."
-    )
+    created_after = MomentField(required=False, help_text="Operations at or after this moment.")
     created_before = MomentField(
         required=False, help_text="Operations strictly before this moment."
     )
@@ -149,6 +151,4 @@ class OperationFilterSerializer(serializers.Serializer):
         try:
             return Cursor.decode(value)
         except ValueError:
-            raise serializers.ValidationError(
-                "Invalid cursor.", code="invalid"
-            ) from None
+            raise serializers.ValidationError("Invalid cursor.", code="invalid") from None

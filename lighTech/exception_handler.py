@@ -8,6 +8,8 @@ from rest_framework import exceptions, status
 
 from lighTech.errors import ApplicationError
 
+WWW_AUTHENTICATE = 'Bearer realm="api"'
+
 
 class DomainError(exceptions.APIException):
     """An ApplicationError carried through DRF with its status, code and attr."""
@@ -39,11 +41,25 @@ class ExceptionHandler(BaseExceptionHandler):
         # never a 500 with the driver's message.
         if isinstance(exc, OperationalError | InterfaceError):
             return ServiceUnavailable()
+        # simplejwt's InvalidToken carries a dict ({detail, code, messages: [...]}) that the
+        # formatter would flatten into five errors; the envelope holds one.
+        if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
+            detail = exc.detail.get("detail", "Authentication failed.")
+            code = exc.detail.get("code", "authentication_failed")
+            return exceptions.AuthenticationFailed(detail=str(detail), code=str(code))
         return super().convert_known_exceptions(exc)
 
     def should_not_handle(self, exc: Exception) -> bool:
         # Clients get the envelope in every mode; the traceback still reaches the logs.
         return False
+
+    def get_headers(self, exc: exceptions.APIException) -> dict:
+        headers = super().get_headers(exc)
+        # Every 401 names the scheme to use (RFC 9110), also those of the token endpoints
+        # and of domain errors, which DRF's own view code does not annotate.
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+            headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
+        return headers
 
     def format_exception(self, exc: exceptions.APIException) -> dict:
         data = super().format_exception(exc)
@@ -52,14 +68,13 @@ class ExceptionHandler(BaseExceptionHandler):
         return data
 
 
-def exception_handler(exc, context):
-    """DRF's EXCEPTION_HANDLER entry point."""
-    return _standardized_handler(exc, context)
+# DRF's EXCEPTION_HANDLER entry point: drf-standardized-errors' own function (which runs
+# ExceptionHandler below), bound by identity, because its AutoSchema documents the error
+# responses only of views whose handler *is* that function.
+exception_handler = _standardized_handler
 
 
-def error_body(
-    error_type: str, code: str, detail: str, attr: str | None = None
-) -> dict:
+def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict:
     """The envelope, for responses produced outside DRF views."""
     return {
         "type": error_type,
@@ -77,9 +92,7 @@ def json_not_found(request, exception=None):
 
 def json_bad_request(request, exception=None):
     """handler400."""
-    return JsonResponse(
-        error_body("client_error", "bad_request", "Bad request."), status=400
-    )
+    return JsonResponse(error_body("client_error", "bad_request", "Bad request."), status=400)
 
 
 def json_permission_denied(request, exception=None):

@@ -12,6 +12,8 @@ from balance.serializers import (
     TransferInputSerializer,
     WithdrawInputSerializer,
 )
+from lighTech.openapi import business_errors
+from lighTech.throttling import MoneyUserThrottle
 
 _AMOUNT_RULES = (
     '`amount` is a positive decimal with at most two places, as a string (`"10.50"`) or a '
@@ -23,10 +25,13 @@ _AMOUNT_RULES = (
 class DepositView(APIView):
     """Add money to the caller's balance."""
 
+    throttle_classes = (MoneyUserThrottle,)
+
     @extend_schema(
         request=DepositInputSerializer,
         responses={201: OperationOutputSerializer},
         summary="Deposit",
+        extensions=business_errors(**{"400": ["balance_limit_exceeded"]}),
         description=_AMOUNT_RULES,
         examples=[
             OpenApiExample(
@@ -40,39 +45,44 @@ class DepositView(APIView):
         serializer = DepositInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         operation = services.deposit(user=request.user, **serializer.validated_data)
-        return Response(
-            OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED
-        )
+        return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
 class WithdrawView(APIView):
     """Take money out of the caller's balance."""
 
+    throttle_classes = (MoneyUserThrottle,)
+
     @extend_schema(
         request=WithdrawInputSerializer,
         responses={201: OperationOutputSerializer},
         summary="Withdraw",
-        description=_AMOUNT_RULES
-        + " More than the balance answers 400 `insufficient_funds`.",
+        extensions=business_errors(**{"400": ["insufficient_funds"]}),
+        description=_AMOUNT_RULES + " More than the balance answers 400 `insufficient_funds`.",
     )
     def post(self, request):
         serializer = WithdrawInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         operation = services.withdraw(user=request.user, **serializer.validated_data)
-        return Response(
-            OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED
-        )
+        return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
 class TransferView(APIView):
     """Send money to another user."""
 
+    throttle_classes = (MoneyUserThrottle,)
+
     @extend_schema(
         request=TransferInputSerializer,
         responses={201: OperationOutputSerializer},
         summary="Transfer to another user",
-        description=_AMOUNT_RULES
-        + " The recipient is a username matched case-insensitively, "
+        extensions=business_errors(
+            **{
+                "400": ["self_transfer", "insufficient_funds", "balance_limit_exceeded"],
+                "404": ["recipient_not_found"],
+            }
+        ),
+        description=_AMOUNT_RULES + " The recipient is a username matched case-insensitively, "
         "surrounding spaces ignored. Answers 400 `self_transfer` or `insufficient_funds`, "
         "404 `recipient_not_found`. Returns the sender's `transfer_out` operation; the "
         "recipient gets a matching `transfer_in`.",
@@ -87,6 +97,4 @@ class TransferView(APIView):
             amount=data["amount"],
             description=data["description"],
         )
-        return Response(
-            OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED
-        )
+        return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)

@@ -5,13 +5,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from authapp.models import User
+from lighTech.fields import StrictCharField
 
 
 class RegisterInputSerializer(serializers.Serializer):
     """Registration input; the password must satisfy Django's validators."""
 
-    username = serializers.CharField(max_length=150, validators=[User.username_validator])
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    username = StrictCharField(max_length=150, validators=[User.username_validator])
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
@@ -35,7 +36,8 @@ class UserOutputSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    # Plain text, not `format: email`: an account registered without one has "".
+    email = serializers.CharField(help_text="The e-mail address, or an empty string.")
 
 
 class MeOutputSerializer(UserOutputSerializer):
@@ -47,7 +49,7 @@ class MeOutputSerializer(UserOutputSerializer):
 class RefreshInputSerializer(serializers.Serializer):
     """A refresh token in the body."""
 
-    refresh = serializers.CharField()
+    refresh = StrictCharField()
 
 
 class TokenPairOutputSerializer(serializers.Serializer):
@@ -60,8 +62,8 @@ class TokenPairOutputSerializer(serializers.Serializer):
 class LoginInputSerializer(serializers.Serializer):
     """Credentials; the password is taken exactly as typed, spaces included."""
 
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
 
 
 class SessionOutputSerializer(serializers.Serializer):
@@ -88,8 +90,8 @@ class SessionOutputSerializer(serializers.Serializer):
 class PasswordChangeInputSerializer(serializers.Serializer):
     """The current password and the new one; the new one must satisfy Django's validators."""
 
-    old_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    old_password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
 
     def validate_new_password(self, value):
         try:

@@ -1,6 +1,7 @@
 """POST deposit/, withdraw/ and transfer/ under /api/balance/v1/."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,11 @@ from balance.serializers import (
 from lighTech.openapi import business_errors
 from lighTech.throttling import MoneyUserThrottle
 
+# The codes AmountField raises beyond the ones drf-standardized-errors infers.
+amount_errors = extend_validation_errors(
+    ["invalid", "min_value", "max_value", "max_decimal_places"], field_name="amount"
+)
+
 _AMOUNT_RULES = (
     '`amount` is a positive decimal with at most two places, as a string (`"10.50"`) or a '
     "JSON number; zero, negatives, more places, NaN/Infinity and non-numbers answer 400 and "
@@ -22,6 +28,7 @@ _AMOUNT_RULES = (
 )
 
 
+@amount_errors
 class DepositView(APIView):
     """Add money to the caller's balance."""
 
@@ -48,6 +55,7 @@ class DepositView(APIView):
         return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
+@amount_errors
 class WithdrawView(APIView):
     """Take money out of the caller's balance."""
 
@@ -67,6 +75,7 @@ class WithdrawView(APIView):
         return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
+@amount_errors
 class TransferView(APIView):
     """Send money to another user."""
 

@@ -255,14 +255,17 @@ else:
 
 THROTTLE_CACHE_ALIAS = "default"
 # DRF's rate format: <count>/<s|min|h|day>.
-THROTTLE_RATES = {
-    "login_username": env_str("THROTTLE_LOGIN_USERNAME", "5/min"),
-    "auth_ip": env_str("THROTTLE_AUTH_IP", "20/min"),
-    "money_user": env_str("THROTTLE_MONEY_USER", "100/s"),
+_THROTTLE_ENV = {
+    "login_username": ("THROTTLE_LOGIN_USERNAME", "5/min"),
+    "auth_ip": ("THROTTLE_AUTH_IP", "20/min"),
+    "money_user": ("THROTTLE_MONEY_USER", "100/s"),
 }
-for _scope, _rate in THROTTLE_RATES.items():
-    if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", _rate):
-        raise ImproperlyConfigured(f"Throttle rate {_scope}={_rate!r} is not like '5/min'.")
+THROTTLE_RATES = {scope: env_str(name, default) for scope, (name, default) in _THROTTLE_ENV.items()}
+for _scope, (_name, _default) in _THROTTLE_ENV.items():
+    if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", THROTTLE_RATES[_scope]):
+        raise ImproperlyConfigured(
+            f"{_name}={THROTTLE_RATES[_scope]!r} is not a rate like '5/min'."
+        )
 
 # Test runs raise every limit (see lighTech/test_runner.py); the throttle tests lower them.
 TEST_RUNNER = "lighTech.test_runner.ThrottleAwareTestRunner"

@@ -6,7 +6,8 @@
 # Bearer token: no 5xx, every status, header and body conforms to the schema.
 #   scripts/schemathesis.sh                 FUZZ_EXAMPLES (default 30) cases per operation
 #   FUZZ_PORT=8590 FUZZ_EXAMPLES=100 FUZZ_SEED=1 scripts/schemathesis.sh
-# Exit status is schemathesis'; its JUnit report goes to build/schemathesis/.
+# Exit status is schemathesis'; its JUnit report and the server log go to build/schemathesis/.
+# It migrates and writes to the configured database (fuzz_* users): point it at a scratch one.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,16 +26,24 @@ export DJANGO_DEBUG=0 THROTTLE_LOGIN_USERNAME=1000000/s THROTTLE_AUTH_IP=1000000
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py collectstatic --noinput -v 0
 
-"$(dirname "$PY")/gunicorn" lighTech.wsgi:application -c gunicorn.conf.py \
+"$PY" -m gunicorn lighTech.wsgi:application -c gunicorn.conf.py \
   --bind "127.0.0.1:${PORT}" --workers 2 --access-logfile /dev/null \
-  --error-logfile "$OUT/gunicorn.log" &
+  >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true' EXIT
 
-for _ in $(seq 1 60); do
-  curl -fsS "$BASE/api/health/" >/dev/null 2>&1 && break
-  sleep 0.5
-done
+"$PY" - "$BASE" <<'EOF'
+import sys, time, urllib.request
+deadline = time.monotonic() + 60
+while True:
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/api/health/", timeout=2)
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit("the server did not start: see build/schemathesis/server.log")
+        time.sleep(0.5)
+EOF
 
 # A real user with money (so withdrawals and transfers can succeed) and a recipient.
 TOKEN="$("$PY" - "$BASE" <<'EOF'
@@ -75,4 +84,4 @@ ARGS=(run "$BASE/api/schema/"
 )
 if [ -n "${FUZZ_SEED:-}" ]; then ARGS+=(--seed "$FUZZ_SEED"); fi
 
-"$(dirname "$PY")/schemathesis" "${ARGS[@]}"
+"$PY" -c "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; sys.exit(schemathesis())" "${ARGS[@]}"

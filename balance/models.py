@@ -30,9 +30,7 @@ class Balance(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=Q(amount__gte=0), name="balance_amount_non_negative"
-            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="balance_amount_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -51,8 +49,12 @@ class Operation(models.Model):
     # A sequence number taken while the owner's balance is locked, so per owner the id order
     # is the order in which balances changed.
     id = models.BigAutoField(primary_key=True)
+    # No index of its own: the history indexes below lead with the owner.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="operations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="operations",
+        db_index=False,
     )
     type = models.CharField(max_length=12, choices=Type.choices)
     amount = MoneyField()
@@ -79,20 +81,24 @@ class Operation(models.Model):
                 models.F("id").desc(),
                 name="operation_owner_history_idx",
             ),
+            # The same for a `?type=` filter, however rare the type is in a long history.
+            models.Index(
+                "owner",
+                "type",
+                models.F("created_at").desc(),
+                models.F("id").desc(),
+                name="operation_owner_type_idx",
+            ),
             models.Index(fields=["transfer_id"], name="operation_transfer_idx"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(amount__gt=0), name="operation_amount_positive"
-            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0),
                 name="operation_balance_after_non_negative",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    type__in=["deposit", "withdraw", "transfer_in", "transfer_out"]
-                ),
+                condition=Q(type__in=["deposit", "withdraw", "transfer_in", "transfer_out"]),
                 name="operation_type_valid",
             ),
             models.CheckConstraint(

@@ -3,9 +3,9 @@
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 # The docs work offline: every asset is served here (drf-spectacular-sidecar). The policy
-# makes the browser refuse what the bundled pages still reference elsewhere (ReDoc's Google
-# Fonts stylesheet and Redocly logo), so a visit leaks nothing to third parties. Inline
-# scripts and styles are the pages' own bootstrap code; ReDoc runs a worker from a blob.
+# makes the browser refuse what the bundled pages still reference elsewhere (the ReDoc
+# script fetches the Redocly logo from its CDN), so a visit leaks nothing to third parties.
+# Inline scripts and styles are the pages' own bootstrap code; ReDoc runs a blob worker.
 DOCS_CSP = "; ".join(
     [
         "default-src 'self'",

@@ -1,9 +1,9 @@
 """Maps every error (DRF, domain, database outage, unexpected) to the API.md envelope."""
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
-from drf_standardized_errors.handler import exception_handler as _standardized_handler
 from rest_framework import exceptions, status
 
 from lighTech.errors import ApplicationError
@@ -28,6 +28,14 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    """The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 class ExceptionHandler(BaseExceptionHandler):
     """Adds domain errors and database outages to drf-standardized-errors' handling."""
 
@@ -41,12 +49,12 @@ class ExceptionHandler(BaseExceptionHandler):
         # never a 500 with the driver's message.
         if isinstance(exc, OperationalError | InterfaceError):
             return ServiceUnavailable()
-        # simplejwt's InvalidToken carries a dict ({detail, code, messages: [...]}) that the
-        # formatter would flatten into five errors; the envelope holds one.
+        if isinstance(exc, RequestDataTooBig):
+            return PayloadTooLarge()
+        if isinstance(exc, SuspiciousOperation):
+            return exceptions.ParseError("The request was refused as malformed.")
         if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
-            detail = exc.detail.get("detail", "Authentication failed.")
-            code = exc.detail.get("code", "authentication_failed")
-            return exceptions.AuthenticationFailed(detail=str(detail), code=str(code))
+            return _flat_authentication_failure(exc)
         return super().convert_known_exceptions(exc)
 
     def should_not_handle(self, exc: Exception) -> bool:
@@ -68,10 +76,13 @@ class ExceptionHandler(BaseExceptionHandler):
         return data
 
 
-# DRF's EXCEPTION_HANDLER entry point: drf-standardized-errors' own function (which runs
-# ExceptionHandler below), bound by identity, because its AutoSchema documents the error
-# responses only of views whose handler *is* that function.
-exception_handler = _standardized_handler
+def _flat_authentication_failure(exc: exceptions.AuthenticationFailed) -> Exception:
+    """simplejwt reports token errors as a dict of detail, code and messages; keep one error."""
+    detail = exc.detail.get("detail") or "Authentication failed."
+    code = exc.detail.get("code") or exc.default_code
+    flat = exceptions.AuthenticationFailed(detail=str(detail), code=str(code))
+    flat.auth_header = getattr(exc, "auth_header", None)
+    return flat
 
 
 def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict:

@@ -156,3 +156,16 @@ class LoginFailureThrottle(WindowThrottle):
             self._hit(self._key(ident, time.time()))
         except Exception as exc:
             _log_outage(exc)
+
+
+class PasswordChangeFailureThrottle(LoginFailureThrottle):
+    """Wrong old passwords on password change count as failed logins of the caller.
+
+    A stolen access token must not become a way to guess the password around the login limit.
+    """
+
+    def get_ident_key(self, request, view) -> str | None:
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return None
+        return user.get_username().casefold()[:150]

@@ -18,7 +18,11 @@ urlpatterns = [
         SwaggerView.as_view(url_name="schema"),
         name="swagger-ui",
     ),
-    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    path(
+        "api/redoc/",
+        RedocView.as_view(url_name="schema", template_name="docs/redoc.html"),
+        name="redoc",
+    ),
     path(settings.ADMIN_PATH, admin.site.urls),
 ]
 

@@ -254,8 +254,6 @@ class PasswordChangeTests(SessionTestCase):
         self.assertEqual(refresh(self.client, here["refresh"]).status_code, 200)
         self.assertEqual(login(self.client, "alice").status_code, 401)
         self.assertEqual(login(self.client, "alice", self.NEW).status_code, 200)
-        self.alice.refresh_from_db()
-        self.assertTrue(self.alice.password.startswith("argon2"))
 
     def test_wrong_old_password_is_400_and_changes_nothing(self):
         here = tokens(self.client, "alice")

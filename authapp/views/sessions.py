@@ -10,6 +10,7 @@ from authapp.selectors import session_list
 from authapp.serializers import PasswordChangeInputSerializer, SessionOutputSerializer
 from authapp.services import SESSION_CLAIM, password_change, session_end, session_end_all
 from lighTech.openapi import PASSWORD_VALIDATOR_CODES
+from lighTech.throttling import PasswordChangeFailureThrottle
 
 
 def current_session(request) -> str | None:
@@ -72,6 +73,8 @@ class LogoutAllView(APIView):
 class PasswordChangeView(APIView):
     """Change the caller's password and end every other session."""
 
+    throttle_classes = (PasswordChangeFailureThrottle,)
+
     @extend_schema(
         request=PasswordChangeInputSerializer,
         responses={
@@ -80,7 +83,9 @@ class PasswordChangeView(APIView):
         summary="Change my password",
         description="A wrong `old_password` answers 400 `password_incorrect`; a "
         "`new_password` refused by the password validators answers 400 with their codes. "
-        "On success every other session ends; the current one goes on.",
+        "On success every other session ends; the current one goes on. A wrong "
+        "`old_password` counts as a failed login of the caller (THROTTLE_LOGIN_USERNAME): "
+        "over the limit, 429 with `Retry-After`.",
     )
     def post(self, request):
         serializer = PasswordChangeInputSerializer(
@@ -93,3 +98,9 @@ class PasswordChangeView(APIView):
             current_session=current_session(request),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        errors = response.data.get("errors", []) if isinstance(response.data, dict) else []
+        if any(error.get("code") == "password_incorrect" for error in errors):
+            PasswordChangeFailureThrottle().record_failure(request, self)
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -14,6 +14,7 @@ from django.test import TestCase, override_settings
 from rest_framework.test import APIClient
 
 from authapp.models import User
+from lighTech import settings as project_settings
 
 BASE_DIR = settings.BASE_DIR
 PRODUCTION_ENV = {
@@ -101,6 +102,18 @@ class SecurityHeaderTests(TestCase):
                 if path != "/api/docs/":  # Swagger UI's page relaxes it for its own use.
                     self.assertEqual(response["Cross-Origin-Opener-Policy"], "same-origin")
 
+    def test_docs_pages_allow_only_this_server(self):
+        # ReDoc's script fetches its logo from cdn.redoc.ly: the policy refuses it.
+        for path in ("/api/docs/", "/api/redoc/"):
+            with self.subTest(path=path):
+                response = APIClient().get(path)
+                self.assertEqual(response.status_code, 200)
+                policy = response["Content-Security-Policy"]
+                self.assertIn("default-src 'self'", policy)
+                self.assertIn("img-src 'self' data:", policy)
+                self.assertNotIn("http", policy)
+                self.assertNotIn(b"fonts.googleapis", response.content)
+
     def test_hsts_is_sent_over_https_when_configured(self):
         self.assertNotIn("Strict-Transport-Security", APIClient().get("/api/health/", secure=True))
         with override_settings(SECURE_HSTS_SECONDS=3600, SECURE_HSTS_INCLUDE_SUBDOMAINS=True):
@@ -142,8 +155,19 @@ class CorsTests(TestCase):
         self.assertNotIn("Access-Control-Allow-Origin", other)
 
 
+# The test runner swaps in a fast hasher; these tests use the production list.
+@override_settings(PASSWORD_HASHERS=project_settings.PASSWORD_HASHERS)
 class PasswordHashingTests(TestCase):
     PASSWORD = "correct horse battery staple"
+
+    def test_the_production_list_puts_argon2_first_and_keeps_pbkdf2(self):
+        self.assertEqual(
+            project_settings.PASSWORD_HASHERS[:2],
+            [
+                "django.contrib.auth.hashers.Argon2PasswordHasher",
+                "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+            ],
+        )
 
     def test_new_passwords_are_hashed_with_argon2(self):
         response = APIClient().post(
@@ -189,10 +213,11 @@ class NoSecretsLeakTests(TestCase):
                 bodies.append(response.content.decode())
             return response
 
-        root = logging.getLogger()
-        old_level = root.level
-        root.setLevel(logging.DEBUG)
-        self.addCleanup(root.setLevel, old_level)
+        # Everything, including the request logs the test runner quiets.
+        for name in ("", "django.request"):
+            logger = logging.getLogger(name)
+            self.addCleanup(logger.setLevel, logger.level)
+            logger.setLevel(logging.DEBUG)
         with self.assertLogs(level="DEBUG") as logs:
             logging.getLogger("lighTech").debug("capture started")
             call("post", "/api/auth/v1/register/", {"username": "leaky", "password": password})

@@ -86,6 +86,18 @@ class ThrottleTestsMixin:
         # Other usernames are not affected.
         self.assertEqual(self.login("bob", PASSWORD, REMOTE_ADDR="10.0.0.3").status_code, 200)
 
+    def test_wrong_old_passwords_count_as_failed_logins_of_the_caller(self):
+        self.client.force_authenticate(self.alice)
+        change = {"old_password": "guess", "new_password": "a brand new passphrase"}
+        for _ in range(2):
+            response = self.client.post("/api/auth/v1/password/", change, format="json")
+            self.assertEqual(response.status_code, 400)
+        self.assertEqual(self.login("alice", "wrong").status_code, 401)
+
+        self.assertThrottled(self.client.post("/api/auth/v1/password/", change, format="json"))
+        self.assertThrottled(self.login("alice", PASSWORD))
+        self.assertTrue(User.objects.get(pk=self.alice.pk).check_password(PASSWORD))
+
     def test_successful_logins_do_not_count_against_the_username(self):
         for index in range(4):
             response = self.login("alice", PASSWORD, REMOTE_ADDR=f"10.0.1.{index}")

@@ -30,6 +30,7 @@ ERROR_DESCRIPTIONS = {
     "The `WWW-Authenticate: Bearer` header names the scheme.",
     "404": "Not found.",
     "405": "Method not allowed.",
+    "413": "The body is larger than 64 KiB.",
     "415": "Unsupported media type: send `application/json`.",
     "429": "Too many requests: wait the number of seconds in `Retry-After`.",
     "500": "Unexpected server error; no details are disclosed.",
@@ -146,9 +147,20 @@ def _add_business_errors(schemas: dict, operation: dict, extra: dict) -> None:
 def postprocess_error_responses(result, generator, request, public):
     """Adds business codes, descriptions and the WWW-Authenticate and Retry-After headers."""
     schemas = result["components"]["schemas"]
+    schemas["ErrorResponse413"] = _client_error_schema(["request_too_large"])
     for operations in result["paths"].values():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation["responses"]
+            if method in ("post", "put", "patch"):
+                # Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, refused before any parsing.
+                responses["413"] = {
+                    "description": ERROR_DESCRIPTIONS["413"],
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ErrorResponse413"}
+                        }
+                    },
+                }
             for status, response in responses.items():
                 if status in ERROR_DESCRIPTIONS and not response.get("description"):
                     response["description"] = ERROR_DESCRIPTIONS[status]

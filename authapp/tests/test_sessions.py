@@ -6,7 +6,8 @@ from decimal import Decimal
 from unittest import skipUnless
 
 from django.db import connection
-from django.test import TestCase, TransactionTestCase
+from django.test import Client, TestCase, TransactionTestCase
+from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -383,3 +384,26 @@ class ConcurrentRefreshTests(TransactionTestCase):
             thread.join()
 
         self.assertEqual(sorted(statuses), [200, 401, 401, 401])
+
+
+class SessionAdminTests(SessionTestCase):
+    def test_admin_lists_sessions_read_only_and_ends_a_users_sessions(self):
+        pair = tokens(self.client, "alice")
+        bob = tokens(self.client, "bob")
+        admin = User.objects.create_superuser("root", password=PASSWORD)
+        browser = Client()
+        browser.force_login(admin)
+        url = reverse("admin:authapp_session_changelist")
+
+        page = browser.get(url)
+        self.assertEqual(page.status_code, 200)
+        self.assertContains(page, "alice")
+        self.assertNotContains(page, "Add session")
+        sid = RefreshToken(pair["refresh"])["sid"]
+        response = browser.post(
+            url, {"action": "end_all_sessions_of_users", "_selected_action": [sid]}
+        )
+
+        self.assertEqual(response.status_code, 302)
+        self.assertError(refresh(self.client, pair["refresh"]), 401, "token_not_valid")
+        self.assertEqual(refresh(self.client, bob["refresh"]).status_code, 200)

@@ -158,6 +158,13 @@ class SchemaConformanceTests(TestCase):
         change = {"old_password": "wrong", "new_password": "short"}
         self.call("POST", "/api/auth/v1/password/", 400, body=change)
 
+    def test_oversized_bodies_conform(self):
+        # 413 was not in the schema of any POST endpoint.
+        body = {"amount": "1.00", "description": "x" * 70_000}
+        self.call("POST", "/api/balance/v1/deposit/", 413, body=body)
+        self.call("POST", "/api/auth/v1/login/", 413, body={"username": "x" * 70_000}, token=None)
+        self.assertNothingMoved()
+
     def test_session_endpoints_conform(self):
         self.call("GET", "/api/auth/v1/sessions/", 200)
         path = "/api/auth/v1/sessions/{session_id}/"

@@ -5,14 +5,15 @@
 # (POSTGRES_* or SQLite), registers a real user, and runs schemathesis with that user's
 # Bearer token: no 5xx, every status, header and body conforms to the schema.
 #   scripts/schemathesis.sh                 FUZZ_EXAMPLES (default 30) cases per operation
-#   FUZZ_PORT=8590 FUZZ_EXAMPLES=100 FUZZ_SEED=1 scripts/schemathesis.sh
+#   FUZZ_PORT=8590 FUZZ_EXAMPLES=100 FUZZ_SEED=1 scripts/schemathesis.sh  (default port: any free one)
 # Exit status is schemathesis'; its JUnit report and the server log go to build/schemathesis/.
 # It migrates and writes to the configured database (fuzz_* users): point it at a scratch one.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
-PORT="${FUZZ_PORT:-8590}"
+# FUZZ_PORT, or any free local port.
+PORT="${FUZZ_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 EXAMPLES="${FUZZ_EXAMPLES:-30}"
 BASE="http://127.0.0.1:${PORT}"
 OUT=build/schemathesis

@@ -9,8 +9,8 @@ import uuid
 from decimal import Decimal
 
 import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import TestCase, override_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -50,9 +50,9 @@ class SchemaConformanceTests(TestCase):
         request_started.disconnect(close_old_connections)
         request_finished.disconnect(close_old_connections)
         super().setUpClass()
-        cls.schema = schemathesis.openapi.from_wsgi(
-            "/api/schema/?format=json", get_wsgi_application()
-        )
+        # The handler itself: get_wsgi_application() would run django.setup() again and
+        # reset the logging the test runner configured.
+        cls.schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler())
 
     @classmethod
     def tearDownClass(cls):

@@ -131,6 +131,18 @@ class RefreshTests(SessionTestCase):
                 self.assertError(response, 401, "token_not_valid")
                 self.assertEqual(response["WWW-Authenticate"], 'Bearer realm="api"')
 
+    def test_refresh_token_of_a_deleted_user_is_401_not_500(self):
+        # simplejwt's own refresh looked the user up with .get(): DoesNotExist, a 500.
+        User.objects.create_user("temp", password=PASSWORD)
+        pair = tokens(self.client, "temp")
+        legacy = RefreshToken.for_user(User.objects.get(username="temp"))
+        User.objects.filter(username="temp").delete()
+
+        for token in (pair["refresh"], str(legacy)):
+            with self.subTest(sid="sid" in RefreshToken(token).payload):
+                response = refresh(self.client, token)
+                self.assertEqual(response.status_code, 401, response.content)
+
     def test_token_issued_without_a_session_joins_one_on_refresh(self):
         legacy = RefreshToken.for_user(self.alice)
 

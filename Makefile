@@ -2,6 +2,8 @@
 #   make run                       migrate, collect static, serve on $PORT (default 8000)
 #   make test TEST_ARGS=balance    run some tests; TEST_VERBOSITY=2 lists each test
 #   make lint                      ruff check + ruff format --check
+#   make fuzz                      schemathesis over every endpoint (FUZZ_EXAMPLES=30 per operation)
+#   make browser-test              headless Chromium on /api/docs/ and /api/redoc/ (installs chromium)
 #   make bench                     load-test gunicorn + PostgreSQL against pgbench (needs a local
 #                                  PostgreSQL; installs wrk and pgbench with apt-get if missing;
 #                                  docs/performance.md)
@@ -14,7 +16,7 @@ STAMP := $(VENV)/.requirements-installed
 TEST_ARGS ?=
 TEST_VERBOSITY ?= 1
 
-.PHONY: venv env run test lint bench
+.PHONY: venv env run test lint fuzz browser-test bench
 
 venv: $(STAMP)
 
@@ -39,6 +41,12 @@ test: venv env
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+fuzz: venv env
+	PYTHON=$(VENV_PYTHON) scripts/schemathesis.sh
+
+browser-test: venv env
+	PYTHON=$(VENV_PYTHON) scripts/browser_test.sh
 
 bench: venv env
 	$(VENV_PYTHON) bench/run.py

@@ -1,11 +1,14 @@
 """Maps every error (DRF, domain, database outage, unexpected) to the API.md envelope."""
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
 from rest_framework import exceptions, status
 
 from lighTech.errors import ApplicationError
+
+WWW_AUTHENTICATE = 'Bearer realm="api"'
 
 
 class DomainError(exceptions.APIException):
@@ -25,6 +28,14 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    """The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 class ExceptionHandler(BaseExceptionHandler):
     """Adds domain errors and database outages to drf-standardized-errors' handling."""
 
@@ -38,6 +49,10 @@ class ExceptionHandler(BaseExceptionHandler):
         # never a 500 with the driver's message.
         if isinstance(exc, OperationalError | InterfaceError):
             return ServiceUnavailable()
+        if isinstance(exc, RequestDataTooBig):
+            return PayloadTooLarge()
+        if isinstance(exc, SuspiciousOperation):
+            return exceptions.ParseError("The request was refused as malformed.")
         if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
             return _flat_authentication_failure(exc)
         return super().convert_known_exceptions(exc)
@@ -45,6 +60,14 @@ class ExceptionHandler(BaseExceptionHandler):
     def should_not_handle(self, exc: Exception) -> bool:
         # Clients get the envelope in every mode; the traceback still reaches the logs.
         return False
+
+    def get_headers(self, exc: exceptions.APIException) -> dict:
+        headers = super().get_headers(exc)
+        # Every 401 names the scheme to use (RFC 9110), also those of the token endpoints
+        # and of domain errors, which DRF's own view code does not annotate.
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+            headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
+        return headers
 
     def format_exception(self, exc: exceptions.APIException) -> dict:
         data = super().format_exception(exc)

@@ -62,15 +62,14 @@ INSTALLED_APPS = [
     "balance",
 ]
 
-# Sessions, CSRF, login and messages serve the admin; lighTech.middleware skips them on /api/.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "lighTech.middleware.BrowserSessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "lighTech.middleware.BrowserCsrfViewMiddleware",
-    "lighTech.middleware.BrowserAuthenticationMiddleware",
-    "lighTech.middleware.BrowserMessageMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

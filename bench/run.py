@@ -654,8 +654,9 @@ def table(result: dict) -> str:
         f"LightTech `make bench`, {result['started_at']}: {m['cores']} cores ({m['cpu']}), "
         f"{m['memory_gb']} GB, PostgreSQL {m['postgresql']}, Python {m['python']}, "
         f"commit {m['commit']}, load average at start {m['load_average_at_start'][0]:.2f}",
-        f"gunicorn {result['gunicorn']}; wrk {ENV['connections']} connections, "
-        f"{ENV['duration']} s per scenario",
+        f"gunicorn {result['gunicorn']}; throttle cache {result['settings']['throttle_cache']}; "
+        f"wrk {ENV['connections']} connections, {ENV['duration']} s per scenario, "
+        f"{ENV['users']:,} load users",
         "",
         "| scenario (16 clients) | req/s | p50 ms | p95 ms | p99 ms | errors | worker CPU ms/req |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -712,6 +713,8 @@ def main() -> int:
     started = dt.datetime.now(dt.UTC)
     result = {"started_at": started.isoformat(timespec="seconds"), "settings": dict(ENV)}
     result["settings"].pop("password")
+    # The throttles' counters: Redis as in production when REDIS_URL is set, else per process.
+    result["settings"]["throttle_cache"] = "redis" if os.environ.get("REDIS_URL") else "locmem"
     tools = ensure_tools()
     result["machine"] = machine()
     result["gunicorn"] = gunicorn_settings()

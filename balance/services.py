@@ -159,6 +159,12 @@ def _refusal(*, user_id: int, delta: Decimal) -> Exception:
     return _BalanceMissing(user_id)
 
 
+def _holds_at_least(user_id: int, amount: Decimal) -> bool:
+    """Whether the user's committed balance covers amount (no lock: it only picks an error)."""
+    held = Balance.objects.filter(pk=user_id).values_list("amount", flat=True).first()
+    return held is not None and held >= amount
+
+
 def _opening_missing_balance(attempt: Callable[[], T]) -> T:
     """Run the attempt; if it credited a user without a balance row, open one and retry.
 
@@ -206,6 +212,10 @@ def _move_between(*, sender, recipient, amount: Decimal, description: str) -> Op
         with transaction.atomic(), connection.cursor() as cursor:
             first_after = _change(cursor, user_id=first, delta=deltas[first])
             if first_after is None:
+                if first == recipient.pk and not _holds_at_least(sender.pk, amount):
+                    # The recipient's credit was refused before the sender was debited;
+                    # missing funds are the answer, as when the sender's row comes first.
+                    raise InsufficientFunds()
                 raise _refusal(user_id=first, delta=deltas[first])
             after = {first: first_after, second: None}
             operations = _change_and_record(

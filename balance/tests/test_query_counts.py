@@ -168,3 +168,26 @@ class OutputSerializerTests(TransactionTestCase):
         self.assertEqual(
             BalanceOutputSerializer({"balance": Decimal("7.5")}).data, {"balance": "7.50"}
         )
+
+
+@skipUnless(ON_POSTGRES, FAST_PATH_ONLY)
+class TransferRefusalOrderTests(TransactionTestCase):
+    """Missing funds are reported before the recipient's limit, whichever row is locked first."""
+
+    def test_poor_sender_to_a_full_recipient_locked_first_is_insufficient_funds(self):
+        full = make_user("full", balance=str(services._balance_limit() - 5))
+        poor = make_user("poor", balance="10.00")  # higher key: the recipient is locked first
+        with self.assertRaises(services.InsufficientFunds):
+            services.transfer(sender=poor, recipient_username="full", amount=Decimal("10.01"))
+        with self.assertRaises(services.BalanceLimitExceeded):
+            services.transfer(sender=poor, recipient_username="full", amount=Decimal("6.00"))
+        self.assertEqual(balance_of(poor), Decimal("10.00"))
+        self.assertEqual(balance_of(full), services._balance_limit() - 5)
+
+    def test_poor_sender_to_a_user_without_balance_creates_nothing(self):
+        nobody = User.objects.create_user("nobody", password="x-Strong-pass-9")
+        poor = make_user("poor", balance="1.00")
+        with self.assertRaises(services.InsufficientFunds):
+            services.transfer(sender=poor, recipient_username="nobody", amount=Decimal("2"))
+        self.assertFalse(Balance.objects.filter(pk=nobody.pk).exists())
+        self.assertFalse(Operation.objects.filter(type="transfer_out").exists())

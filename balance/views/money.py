@@ -6,6 +6,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from balance import services
+from balance.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IdempotencyConflictResponseSerializer,
+    idempotent,
+)
 from balance.serializers import (
     DepositInputSerializer,
     OperationOutputSerializer,
@@ -25,7 +30,11 @@ class DepositView(APIView):
 
     @extend_schema(
         request=DepositInputSerializer,
-        responses={201: OperationOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: OperationOutputSerializer,
+            409: IdempotencyConflictResponseSerializer,
+        },
         summary="Deposit",
         description=_AMOUNT_RULES,
         examples=[
@@ -36,6 +45,7 @@ class DepositView(APIView):
             )
         ],
     )
+    @idempotent
     def post(self, request):
         serializer = DepositInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -50,11 +60,16 @@ class WithdrawView(APIView):
 
     @extend_schema(
         request=WithdrawInputSerializer,
-        responses={201: OperationOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: OperationOutputSerializer,
+            409: IdempotencyConflictResponseSerializer,
+        },
         summary="Withdraw",
         description=_AMOUNT_RULES
         + " More than the balance answers 400 `insufficient_funds`.",
     )
+    @idempotent
     def post(self, request):
         serializer = WithdrawInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -69,7 +84,11 @@ class TransferView(APIView):
 
     @extend_schema(
         request=TransferInputSerializer,
-        responses={201: OperationOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: OperationOutputSerializer,
+            409: IdempotencyConflictResponseSerializer,
+        },
         summary="Transfer to another user",
         description=_AMOUNT_RULES
         + " The recipient is a username matched case-insensitively, "
@@ -77,6 +96,7 @@ class TransferView(APIView):
         "404 `recipient_not_found`. Returns the sender's `transfer_out` operation; the "
         "recipient gets a matching `transfer_in`.",
     )
+    @idempotent
     def post(self, request):
         serializer = TransferInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -20,7 +20,5 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         constraints = [
-            models.UniqueConstraint(
-                Lower("username"), name="authapp_user_username_ci_unique"
-            ),
+            models.UniqueConstraint(Lower("username"), name="authapp_user_username_ci_unique"),
         ]

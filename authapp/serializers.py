@@ -10,12 +10,8 @@ from authapp.models import User
 class RegisterInputSerializer(serializers.Serializer):
     """Registration input; the password must satisfy Django's validators."""
 
-    username = serializers.CharField(
-        max_length=150, validators=[User.username_validator]
-    )
-    password = serializers.CharField(
-        max_length=128, write_only=True, trim_whitespace=False
-    )
+    username = serializers.CharField(max_length=150, validators=[User.username_validator])
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
@@ -26,9 +22,7 @@ class RegisterInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {
                     "password": [
-                        serializers.ErrorDetail(
-                            m.message % (m.params or {}), code=m.code
-                        )
+                        serializers.ErrorDetail(m.message % (m.params or {}), code=m.code)
                         for m in exc.error_list
                     ]
                 }

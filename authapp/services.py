@@ -16,9 +16,7 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
         raise UsernameTaken()
     try:
         with transaction.atomic():
-            user = User.objects.create_user(
-                username=username, password=password, email=email
-            )
+            user = User.objects.create_user(username=username, password=password, email=email)
             balance_open(user=user)
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name.

@@ -30,9 +30,7 @@ class Balance(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=Q(amount__gte=0), name="balance_amount_non_negative"
-            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="balance_amount_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -82,17 +80,13 @@ class Operation(models.Model):
             models.Index(fields=["transfer_id"], name="operation_transfer_idx"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(amount__gt=0), name="operation_amount_positive"
-            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0),
                 name="operation_balance_after_non_negative",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    type__in=["deposit", "withdraw", "transfer_in", "transfer_out"]
-                ),
+                condition=Q(type__in=["deposit", "withdraw", "transfer_in", "transfer_out"]),
                 name="operation_type_valid",
             ),
             models.CheckConstraint(

@@ -8,6 +8,8 @@ MONEY_DECIMAL_PLACES = 2
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
 # The largest value numeric(18, 2) holds: 9999999999999999.99.
 MONEY_MAX = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - MONEY_QUANTUM
+# SQLite keeps decimals as binary floats: 13 integer digits and 2 places round-trip exactly.
+SQLITE_MONEY_MAX = Decimal(10) ** 13 - MONEY_QUANTUM
 ZERO = Decimal("0.00")
 
 _PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
@@ -25,9 +27,7 @@ class AmountError(ValueError):
 def parse_amount(value: object) -> Decimal:
     """Turn a JSON string or number into a positive Decimal with at most two places, or refuse it."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise AmountError(
-            "invalid", "A valid number is required (a string or a JSON number)."
-        )
+        raise AmountError("invalid", "A valid number is required (a string or a JSON number).")
     if isinstance(value, str):
         text = value.strip()
         if not _PLAIN_DECIMAL.fullmatch(text):
@@ -47,7 +47,5 @@ def parse_amount(value: object) -> Decimal:
             f"Ensure that there are no more than {MONEY_DECIMAL_PLACES} decimal places.",
         )
     if amount > MONEY_MAX:
-        raise AmountError(
-            "max_value", f"Ensure this value is less than or equal to {MONEY_MAX}."
-        )
+        raise AmountError("max_value", f"Ensure this value is less than or equal to {MONEY_MAX}.")
     return amount.quantize(MONEY_QUANTUM)

@@ -29,15 +29,9 @@ class Cursor:
     def decode(cls, text: str) -> "Cursor":
         try:
             padded = text + "=" * (-len(text) % 4)
-            created_at, pk, reverse = json.loads(
-                base64.urlsafe_b64decode(padded.encode())
-            )
+            created_at, pk, reverse = json.loads(base64.urlsafe_b64decode(padded.encode()))
             moment = datetime.fromisoformat(created_at)
-            if (
-                moment.tzinfo is None
-                or not isinstance(pk, int)
-                or reverse not in (0, 1)
-            ):
+            if moment.tzinfo is None or not isinstance(pk, int) or reverse not in (0, 1):
                 raise ValueError("bad cursor")
             if not -(2**63) <= pk < 2**63:
                 raise ValueError("bad cursor")
@@ -57,8 +51,7 @@ def keyset_page(
     elif not cursor.reverse:
         # `created_at <= x` bounds the index range; the OR only breaks ties.
         older = queryset.filter(
-            Q(created_at__lt=cursor.created_at)
-            | Q(created_at=cursor.created_at, id__lt=cursor.pk),
+            Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.pk),
             created_at__lte=cursor.created_at,
         )
         rows = list(older[: page_size + 1])
@@ -66,8 +59,7 @@ def keyset_page(
         rows = rows[:page_size]
     else:
         newer = queryset.filter(
-            Q(created_at__gt=cursor.created_at)
-            | Q(created_at=cursor.created_at, id__gt=cursor.pk),
+            Q(created_at__gt=cursor.created_at) | Q(created_at=cursor.created_at, id__gt=cursor.pk),
             created_at__gte=cursor.created_at,
         ).order_by("created_at", "id")
         rows = list(newer[: page_size + 1])

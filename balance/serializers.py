@@ -45,9 +45,7 @@ class MoneyOutputField(serializers.DecimalField):
     """An amount in a response: a string with exactly two decimal places."""
 
     def __init__(self, **kwargs):
-        super().__init__(
-            max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
-        )
+        super().__init__(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
 
 
 class DepositInputSerializer(serializers.Serializer):
@@ -82,9 +80,7 @@ class OperationOutputSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Operation.Type.choices)
     amount = MoneyOutputField()
     balance_after = MoneyOutputField()
-    counterparty = serializers.CharField(
-        source="counterparty.username", allow_null=True
-    )
+    counterparty = serializers.CharField(source="counterparty.username", allow_null=True)
     description = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -126,9 +122,7 @@ class OperationFilterSerializer(serializers.Serializer):
     """Query parameters of the history; anything else is ignored."""
 
     type = serializers.ChoiceField(choices=Operation.Type.choices, required=False)
-    created_after = MomentField(
-        required=False, help_text="Operations at or after this moment."
-    )
+    created_after = MomentField(required=False, help_text="Operations at or after this moment.")
     created_before = MomentField(
         required=False, help_text="Operations strictly before this moment."
     )
@@ -149,6 +143,4 @@ class OperationFilterSerializer(serializers.Serializer):
         try:
             return Cursor.decode(value)
         except ValueError:
-            raise serializers.ValidationError(
-                "Invalid cursor.", code="invalid"
-            ) from None
+            raise serializers.ValidationError("Invalid cursor.", code="invalid") from None

@@ -4,7 +4,7 @@ import uuid
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from balance.exceptions import (
@@ -14,7 +14,7 @@ from balance.exceptions import (
     SelfTransfer,
 )
 from balance.models import Balance, Operation
-from balance.money import MONEY_MAX
+from balance.money import MONEY_MAX, SQLITE_MONEY_MAX
 
 User = get_user_model()
 
@@ -46,8 +46,14 @@ def _lock_balances(*user_ids: int) -> dict[int, Balance]:
     return balances
 
 
+def _balance_limit() -> Decimal:
+    # SQLite (the embedded first-run database) stores decimals as binary floats, exact only
+    # up to 15 significant digits; PostgreSQL's numeric(18, 2) holds the full range.
+    return MONEY_MAX if connection.vendor == "postgresql" else SQLITE_MONEY_MAX
+
+
 def _credit_check(balance: Balance, amount: Decimal) -> None:
-    if balance.amount + amount > MONEY_MAX:
+    if balance.amount + amount > _balance_limit():
         raise BalanceLimitExceeded()
 
 

@@ -13,6 +13,4 @@ class BalanceView(APIView):
 
     @extend_schema(responses={200: BalanceOutputSerializer}, summary="Get my balance")
     def get(self, request):
-        return Response(
-            BalanceOutputSerializer({"balance": balance_get(user=request.user)}).data
-        )
+        return Response(BalanceOutputSerializer({"balance": balance_get(user=request.user)}).data)

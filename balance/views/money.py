@@ -50,9 +50,7 @@ class DepositView(APIView):
         serializer = DepositInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         operation = services.deposit(user=request.user, **serializer.validated_data)
-        return Response(
-            OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED
-        )
+        return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
 class WithdrawView(APIView):
@@ -66,17 +64,14 @@ class WithdrawView(APIView):
             409: IdempotencyConflictResponseSerializer,
         },
         summary="Withdraw",
-        description=_AMOUNT_RULES
-        + " More than the balance answers 400 `insufficient_funds`.",
+        description=_AMOUNT_RULES + " More than the balance answers 400 `insufficient_funds`.",
     )
     @idempotent
     def post(self, request):
         serializer = WithdrawInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         operation = services.withdraw(user=request.user, **serializer.validated_data)
-        return Response(
-            OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED
-        )
+        return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
 class TransferView(APIView):
@@ -90,8 +85,7 @@ class TransferView(APIView):
             409: IdempotencyConflictResponseSerializer,
         },
         summary="Transfer to another user",
-        description=_AMOUNT_RULES
-        + " The recipient is a username matched case-insensitively, "
+        description=_AMOUNT_RULES + " The recipient is a username matched case-insensitively, "
         "surrounding spaces ignored. Answers 400 `self_transfer` or `insufficient_funds`, "
         "404 `recipient_not_found`. Returns the sender's `transfer_out` operation; the "
         "recipient gets a matching `transfer_in`.",
@@ -107,6 +101,4 @@ class TransferView(APIView):
             amount=data["amount"],
             description=data["description"],
         )
-        return Response(
-            OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED
-        )
+        return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,30 @@
+"""Gunicorn settings, driven by the same environment (and .env) as the Django settings."""
+
+import os
+from pathlib import Path
+
+try:
+    from dotenv import load_dotenv
+except ImportError:  # pragma: no cover - python-dotenv is a runtime dependency
+    pass
+else:
+    # Lets PORT and WEB_CONCURRENCY in .env apply to `make run`; real env vars still win.
+    load_dotenv(Path(__file__).resolve().parent / ".env", override=False)
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+# Inside a container every interface must listen, or the published port reaches nothing.
+bind = f"0.0.0.0:{_positive_int('PORT', 8000)}"
+# Sync workers are processes: more than a few on a small machine only add memory and contention.
+workers = _positive_int("WEB_CONCURRENCY", min(2 * (os.cpu_count() or 1) + 1, 4))
+timeout = 30
+graceful_timeout = 30
+accesslog = "-"
+errorlog = "-"
+# No per-user control socket: it lives in $HOME (not writable in the image) and two servers
+# on one machine (a dev server and CI's smoke run) would fight over it.
+control_socket_disable = True

@@ -30,9 +30,7 @@ class InvalidIdempotencyKey(ApplicationError):
     """The Idempotency-Key header is empty, too long or holds control characters."""
 
     code = "invalid"
-    default_detail = (
-        f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
-    )
+    default_detail = f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
     attr = HEADER
     field_error = True
 
@@ -53,9 +51,7 @@ class IdempotencyKeyInUse(ApplicationError):
 
     status_code = 409
     code = "idempotency_key_in_use"
-    default_detail = (
-        "A request with this Idempotency-Key is still being processed; retry later."
-    )
+    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
 
 
 @dataclass(frozen=True)
@@ -226,9 +222,7 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 class IdempotencyErrorSerializer(serializers.Serializer):
     """One error of a 409 answer."""
 
-    code = serializers.ChoiceField(
-        choices=[IdempotencyKeyReused.code, IdempotencyKeyInUse.code]
-    )
+    code = serializers.ChoiceField(choices=[IdempotencyKeyReused.code, IdempotencyKeyInUse.code])
     detail = serializers.CharField()
     attr = serializers.CharField(allow_null=True)
 

@@ -43,15 +43,15 @@ class LedgerSummary:
     codes: dict[str, int] = field(default_factory=dict)
 
 
-def _chain_check(
-    owner_id: int, rows: Iterator[tuple], summary: LedgerSummary, report
-) -> Decimal:
+def _chain_check(owner_id: int, rows: Iterator[tuple], summary: LedgerSummary, report) -> Decimal:
     """Walk one owner's operations in id order; return the last balance_after."""
     running = ZERO
     for op_id, op_type, amount, balance_after in rows:
         summary.operations += 1
         if amount <= 0:
-            report("amount_not_positive", f"operation {op_id} (user {owner_id}) has amount {amount}")
+            report(
+                "amount_not_positive", f"operation {op_id} (user {owner_id}) has amount {amount}"
+            )
         if balance_after < 0:
             report(
                 "negative_balance",

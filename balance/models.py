@@ -114,9 +114,7 @@ class IdempotencyKey(models.Model):
     """A client's Idempotency-Key and the first response given to it, kept for replays."""
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     # sha256 of method, path and canonical JSON body: the same key with another request
     # is refused instead of replaying an answer to a different question.
@@ -130,9 +128,7 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["user", "key"], name="idempotency_key_unique_per_user"
-            ),
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
         ]
         indexes = [
             models.Index(fields=["created_at"], name="idempotency_key_created_idx"),

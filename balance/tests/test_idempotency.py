@@ -181,9 +181,7 @@ class IdempotencyKeyTests(TestCase):
     def test_requests_without_the_header_never_touch_the_key_table(self):
         with CaptureQueriesContext(connection) as queries:
             self.assertEqual(self.post(DEPOSIT, {"amount": "1.00"}, None).status_code, 201)
-        self.assertFalse(
-            [q for q in queries.captured_queries if "idempotencykey" in q["sql"]]
-        )
+        self.assertFalse([q for q in queries.captured_queries if "idempotencykey" in q["sql"]])
         self.assertFalse(IdempotencyKey.objects.exists())
 
     def test_a_database_failure_during_the_operation_keeps_no_key_and_a_retry_executes(self):
@@ -249,9 +247,7 @@ class PurgeIdempotencyKeysTests(TestCase):
         self.key("two-days", timedelta(hours=49))
         self.key("one-day", timedelta(hours=25))
         call_command("purge_idempotency_keys", "--older-than", "48", stdout=StringIO())
-        self.assertEqual(
-            list(IdempotencyKey.objects.values_list("key", flat=True)), ["one-day"]
-        )
+        self.assertEqual(list(IdempotencyKey.objects.values_list("key", flat=True)), ["one-day"])
         with self.assertRaises(CommandError):
             call_command("purge_idempotency_keys", "--older-than", "1", stdout=StringIO())
         self.assertEqual(IdempotencyKey.objects.count(), 1)

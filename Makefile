@@ -2,6 +2,7 @@
 #   make run                       migrate, collect static, serve on $PORT (default 8000)
 #   make test TEST_ARGS=balance    run some tests; TEST_VERBOSITY=2 lists each test
 #   make lint                      ruff check + ruff format --check
+#   make bank-test                 5-minute fault-injection bank test (BANK_TEST_ARGS to tune)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.requirements-installed
 TEST_ARGS ?=
 TEST_VERBOSITY ?= 1
 
-.PHONY: venv env run test lint
+.PHONY: venv env run test lint bank-test
 
 venv: $(STAMP)
 
@@ -36,3 +37,11 @@ test: venv env
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The Jepsen-style bank test: its own PostgreSQL cluster and gunicorn, 16 clients, 5 minutes,
+# repeated worker kills and two database restarts. CI runs a short version, e.g.
+#   make bank-test BANK_TEST_ARGS="--clients 8 --duration 60 --worker-kills 1 --db-restarts 1"
+BANK_TEST_ARGS ?= --clients 16 --duration 300 --worker-kills 6 --db-restarts 2
+
+bank-test: venv
+	$(VENV_PYTHON) scripts/bank_test.py $(BANK_TEST_ARGS)

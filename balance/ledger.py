@@ -74,8 +74,8 @@ def _chain_check(owner_id: int, rows: Iterator[tuple], summary: LedgerSummary, r
                 f"operation {op_id} (user {owner_id}, {op_type} {amount}) has balance_after "
                 f"{balance_after}, expected {expected} (previous balance {running})",
             )
-        # Continue from what is stored, so one bad row is reported once, not on every
-        # later row.
+        # Continue from what is stored: a bad row is reported with at most its successor,
+        # not on every later row.
         running = balance_after
     return running
 

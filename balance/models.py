@@ -49,8 +49,12 @@ class Operation(models.Model):
     # A sequence number taken while the owner's balance is locked, so per owner the id order
     # is the order in which balances changed.
     id = models.BigAutoField(primary_key=True)
+    # No index of its own: the history indexes below lead with the owner.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="operations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="operations",
+        db_index=False,
     )
     type = models.CharField(max_length=12, choices=Type.choices)
     amount = MoneyField()
@@ -76,6 +80,14 @@ class Operation(models.Model):
                 models.F("created_at").desc(),
                 models.F("id").desc(),
                 name="operation_owner_history_idx",
+            ),
+            # The same for a `?type=` filter, however rare the type is in a long history.
+            models.Index(
+                "owner",
+                "type",
+                models.F("created_at").desc(),
+                models.F("id").desc(),
+                name="operation_owner_type_idx",
             ),
             models.Index(fields=["transfer_id"], name="operation_transfer_idx"),
         ]

@@ -25,7 +25,7 @@ class AmountError(ValueError):
 
 
 def parse_amount(value: object) -> Decimal:
-    """Turn a JSON string or number into a positive Decimal with at most two places, or refuse it."""
+    """A JSON string or number as a positive Decimal with at most two places, or AmountError."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise AmountError("invalid", "A valid number is required (a string or a JSON number).")
     if isinstance(value, str):

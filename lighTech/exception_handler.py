@@ -3,7 +3,6 @@
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
-from drf_standardized_errors.handler import exception_handler as _standardized_handler
 from rest_framework import exceptions, status
 
 from lighTech.errors import ApplicationError
@@ -39,6 +38,8 @@ class ExceptionHandler(BaseExceptionHandler):
         # never a 500 with the driver's message.
         if isinstance(exc, OperationalError | InterfaceError):
             return ServiceUnavailable()
+        if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
+            return _flat_authentication_failure(exc)
         return super().convert_known_exceptions(exc)
 
     def should_not_handle(self, exc: Exception) -> bool:
@@ -52,14 +53,16 @@ class ExceptionHandler(BaseExceptionHandler):
         return data
 
 
-def exception_handler(exc, context):
-    """DRF's EXCEPTION_HANDLER entry point."""
-    return _standardized_handler(exc, context)
+def _flat_authentication_failure(exc: exceptions.AuthenticationFailed) -> Exception:
+    """simplejwt reports token errors as a dict of detail, code and messages; keep one error."""
+    detail = exc.detail.get("detail") or "Authentication failed."
+    code = exc.detail.get("code") or exc.default_code
+    flat = exceptions.AuthenticationFailed(detail=str(detail), code=str(code))
+    flat.auth_header = getattr(exc, "auth_header", None)
+    return flat
 
 
-def error_body(
-    error_type: str, code: str, detail: str, attr: str | None = None
-) -> dict:
+def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict:
     """The envelope, for responses produced outside DRF views."""
     return {
         "type": error_type,
@@ -77,9 +80,7 @@ def json_not_found(request, exception=None):
 
 def json_bad_request(request, exception=None):
     """handler400."""
-    return JsonResponse(
-        error_body("client_error", "bad_request", "Bad request."), status=400
-    )
+    return JsonResponse(error_body("client_error", "bad_request", "Bad request."), status=400)
 
 
 def json_permission_denied(request, exception=None):

@@ -12,7 +12,7 @@ def _reject_constant(name: str):
 
 
 class StrictJSONParser(JSONParser):
-    """Decodes decimals as Decimal (never floats); rejects NaN, Infinity, lone surrogates, deep nesting."""
+    """Decodes decimals as Decimal, not float; refuses NaN, Infinity, surrogates, deep nesting."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", "utf-8")

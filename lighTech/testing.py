@@ -9,7 +9,7 @@ from authapp.services import user_register
 from balance import services
 from balance.models import Balance, Operation
 
-STRONG_PASSWORD = "c0rrect-Horse-battery"
+STRONG_PASSWORD = "c0rrect-Horse-battery"  # noqa: S105 - a test fixture
 
 
 def make_user(username: str, *, balance: str | None = None, password: str = STRONG_PASSWORD):

@@ -15,6 +15,27 @@ LOGOUT = "/api/auth/v1/logout/"
 ME = "/api/auth/v1/me/"
 
 
+def assert_single_401_error(test, response):
+    """One error with a stable code and a text detail, never simplejwt's nested dict."""
+    body = response.json()
+    test.assertEqual(body["type"], "client_error")
+    test.assertEqual(len(body["errors"]), 1, body)
+    error = body["errors"][0]
+    test.assertIn(
+        error["code"],
+        {
+            "not_authenticated",
+            "authentication_failed",
+            "token_not_valid",
+            "user_not_found",
+            "user_inactive",
+            "no_active_account",
+        },
+    )
+    test.assertIsInstance(error["detail"], str)
+    test.assertIsNone(error["attr"])
+
+
 class TokenTestCase(TestCase):
     def setUp(self):
         self.client = APIClient()
@@ -76,6 +97,8 @@ class RefreshTests(TokenTestCase):
         again = self.refresh(first)
         self.assertEqual(again.status_code, 401)
         self.assertEqual(again.json()["errors"][0]["code"], "token_not_valid")
+        assert_single_401_error(self, again)
+        self.assertTrue(again.headers["WWW-Authenticate"].startswith("Bearer"))
         self.assertEqual(self.refresh(body["refresh"]).status_code, 200)
 
     def test_garbage_access_and_expired_tokens_are_refused(self):
@@ -84,7 +107,9 @@ class RefreshTests(TokenTestCase):
         expired.set_exp(lifetime=-timedelta(seconds=1))
         for token in ("garbage", access, str(expired), self.tokens()["refresh"] + "x"):
             with self.subTest(token=token[:20]):
-                self.assertEqual(self.refresh(token).status_code, 401)
+                response = self.refresh(token)
+                self.assertEqual(response.status_code, 401)
+                assert_single_401_error(self, response)
 
     def test_inactive_user_cannot_refresh(self):
         refresh = self.tokens()["refresh"]
@@ -148,7 +173,7 @@ class BearerTokenTests(TokenTestCase):
             response = client.get(path)
             self.assertEqual(response.status_code, 401, path)
             self.assertTrue(response.headers["WWW-Authenticate"].startswith("Bearer"))
-            self.assertEqual(response.json()["type"], "client_error")
+            assert_single_401_error(self, response)
 
     def test_missing_token(self):
         self.assert_401(APIClient())

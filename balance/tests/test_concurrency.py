@@ -36,7 +36,7 @@ def run_in_threads(jobs, *, threads: int = 8):
                     result = ("ok", job())
                 except InsufficientFunds:
                     result = ("insufficient_funds", None)
-                except Exception as exc:  # noqa: BLE001 - every other outcome is a failure
+                except Exception as exc:
                     result = ("error", repr(exc))
                 with lock:
                     outcomes.append(result)

@@ -1,0 +1,185 @@
+"""End to end: the real server started as `make run` starts it, driven over real HTTP."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.test import TransactionTestCase
+
+BASE_DIR = Path(settings.BASE_DIR)
+PASSWORD = "c0rrect-Horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn with the project's gunicorn.conf.py, DEBUG off, on the test database."""
+
+    def __init__(self, **env_overrides: str) -> None:
+        self.port = free_port()
+        env = {**os.environ, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "DJANGO_DEBUG": "0"}
+        db = connection.settings_dict
+        if connection.vendor == "postgresql":
+            env["POSTGRES_DB"] = db["NAME"]
+        else:
+            env["SQLITE_PATH"] = str(db["NAME"])
+        env.update(env_overrides)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "lighTech.wsgi:application",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stderr.read().decode()[-2000:])
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process.stderr.close()
+
+    def call(self, method: str, path: str, body=None, token: str | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)  # noqa: S310
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                raw, status, headers = response.read(), response.status, response.headers
+        except urllib.error.HTTPError as error:
+            raw, status, headers = error.read(), error.code, error.headers
+        return status, (json.loads(raw) if raw else None), headers
+
+
+class ReadmeWalkthroughTests(TransactionTestCase):
+    def setUp(self):
+        self.server = Server()
+        self.addCleanup(self.server.stop)
+
+    def test_readme_walkthrough_over_http(self):
+        call = self.server.call
+        self.assertEqual(call("GET", "/api/health/")[:2], (200, {"status": "ok"}))
+        for name in ("alice", "bob"):
+            status, body, _ = call(
+                "POST", "/api/auth/v1/register/", {"username": name, "password": PASSWORD}
+            )
+            self.assertEqual(status, 201, body)
+        status, tokens, _ = call(
+            "POST", "/api/auth/v1/login/", {"username": "alice", "password": PASSWORD}
+        )
+        self.assertEqual(status, 200)
+        access = tokens["access"]
+
+        status, op, _ = call("POST", "/api/balance/v1/deposit/", {"amount": "100.00"}, access)
+        self.assertEqual((status, op["balance_after"]), (201, "100.00"))
+        status, op, _ = call(
+            "POST",
+            "/api/balance/v1/transfer/",
+            {"recipient": "bob", "amount": "30.00", "description": "lunch"},
+            access,
+        )
+        self.assertEqual((status, op["type"], op["counterparty"]), (201, "transfer_out", "bob"))
+        status, op, _ = call("POST", "/api/balance/v1/withdraw/", {"amount": "20.00"}, access)
+        self.assertEqual((status, op["balance_after"]), (201, "50.00"))
+        status, body, _ = call("POST", "/api/balance/v1/withdraw/", {"amount": "500"}, access)
+        self.assertEqual((status, body["errors"][0]["code"]), (400, "insufficient_funds"))
+        self.assertEqual(
+            call("GET", "/api/balance/v1/balance/", token=access)[1], {"balance": "50.00"}
+        )
+        status, page, _ = call("GET", "/api/balance/v1/operations/", token=access)
+        self.assertEqual(
+            [o["type"] for o in page["results"]], ["withdraw", "transfer_out", "deposit"]
+        )
+
+        status, rotated, _ = call(
+            "POST", "/api/auth/v1/token/refresh/", {"refresh": tokens["refresh"]}
+        )
+        self.assertEqual(status, 200)
+        self.assertEqual(
+            call("POST", "/api/auth/v1/token/refresh/", {"refresh": tokens["refresh"]})[0], 401
+        )
+        status, _, _ = call(
+            "POST", "/api/auth/v1/logout/", {"refresh": rotated["refresh"]}, rotated["access"]
+        )
+        self.assertEqual(status, 204)
+        self.assertEqual(
+            call("POST", "/api/auth/v1/token/refresh/", {"refresh": rotated["refresh"]})[0], 401
+        )
+
+        status, body, headers = call("GET", "/api/auth/v1/me/")
+        self.assertEqual(status, 401)
+        self.assertTrue(headers["WWW-Authenticate"].startswith("Bearer"))
+        status, body, _ = call("POST", "/api/balance/v1/deposit", {"amount": "1"}, access)
+        self.assertEqual((status, body["errors"][0]["code"]), (404, "not_found"))
+
+    def test_static_docs_are_served_with_debug_off(self):
+        for path in (
+            "/api/docs/",
+            "/api/redoc/",
+            "/admin/login/",
+            "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js",
+            "/static/admin/css/base.css",
+        ):
+            with self.subTest(path=path):
+                request = urllib.request.Request(self.server.base + path)  # noqa: S310
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                    self.assertEqual(response.status, 200)
+
+
+class DatabaseDownTests(TransactionTestCase):
+    """With the database unreachable the API answers 503 in the envelope, never a 500."""
+
+    def test_unreachable_database_gives_503s(self):
+        if connection.vendor == "postgresql":
+            server = Server(POSTGRES_PORT=str(free_port()), POSTGRES_CONNECT_TIMEOUT="2")
+        else:
+            server = Server(SQLITE_PATH="/nonexistent-dir/db.sqlite3")
+        self.addCleanup(server.stop)
+        for method, path, body in (
+            ("GET", "/api/health/", None),
+            ("POST", "/api/auth/v1/login/", {"username": "alice", "password": PASSWORD}),
+            ("POST", "/api/auth/v1/register/", {"username": "carol", "password": PASSWORD}),
+        ):
+            with self.subTest(path=path):
+                status, payload, _ = server.call(method, path, body)
+                self.assertEqual(status, 503, payload)
+                self.assertEqual(payload["errors"][0]["code"], "service_unavailable")

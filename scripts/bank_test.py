@@ -277,6 +277,8 @@ class Bank:
         self.users: list[str] = []
         self.stop_traffic = threading.Event()
         self.stop_probe = threading.Event()
+        self.db_down = threading.Event()
+        self.refresh: dict[str, str] = {}
         self.outages: list[dict] = []
         self.kills: list[dict] = []
         self.probes: list[tuple[float, str, Answer]] = []
@@ -306,6 +308,7 @@ class Bank:
             if answer.status != 200:
                 sys.exit(f"bank-test: login {name}: {answer.status} {answer.body[:300]!r}")
             self.tokens[name] = answer.json()["access"]
+            self.refresh[name] = answer.json()["refresh"]
             self.users.append(name)
         for name in self.users:
             request = Request(f"init-{name}", "deposit", name, self.args.initial)
@@ -426,7 +429,9 @@ class Bank:
         log(f"fault: PostgreSQL stop -m immediate ({self.args.outage:g}s outage)")
         # immediate = a crash: open transactions die mid-flight, recovery runs at start.
         self.cluster.stop("immediate")
+        self.db_down.set()
         time.sleep(self.args.outage)
+        self.db_down.clear()
         self.cluster.start()
         outage["started"] = time.monotonic()
         log("fault: PostgreSQL started again")
@@ -469,11 +474,30 @@ class Bank:
                 self.restart_database()
 
     def probe(self) -> None:
-        """Read-only requests all along: what does a client see while the database is down?"""
-        token = self.tokens[self.users[0]]
+        """Requests all along: what does a client see while the database is down?"""
+        name = self.users[0]
+        token = self.tokens[name]
+        always = [
+            ("GET", "/api/health/", None, None),
+            ("GET", f"{API}balance/", token, None),
+        ]
+        # Every path that reaches the database before answering: the JWT user lookup, the
+        # login's user lookup, registration, the refresh token blacklist, the history.
+        while_down = [
+            ("GET", f"{API}operations/", token, None),
+            ("POST", "/api/auth/v1/login/", None, {"username": name, "password": PASSWORD}),
+            ("POST", "/api/auth/v1/token/refresh/", None, {"refresh": self.refresh[name]}),
+            ("GET", "/api/auth/v1/me/", token, None),
+        ]
+        number = 0
         while not self.stop_probe.is_set():
-            for path, auth in (("/api/health/", None), (f"{API}balance/", token)):
-                answer = call(self.port, "GET", path, token=auth, timeout=5)
+            probes = always + (while_down if self.db_down.is_set() else [])
+            if self.db_down.is_set():
+                number += 1
+                body = {"username": f"probe{number}", "password": PASSWORD}
+                probes.append(("POST", "/api/auth/v1/register/", None, body))
+            for method, path, auth, body in probes:
+                answer = call(self.port, method, path, token=auth, body=body, timeout=5)
                 self.probes.append((time.monotonic(), path, answer))
             time.sleep(0.1)
 
@@ -674,13 +698,24 @@ def check(bank: Bank, pg_port: int, env: dict) -> tuple[list[tuple[str, str, str
         and not bad_503
         and (not bank.outages or in_outage > 0)
     )
+    # Each probed path (health, JWT user lookup, login, refresh, register, history) answered
+    # 503 at least once while the database was down.
+    paths_503 = {
+        path
+        for t, path, a in bank.probes
+        if a.status == 503
+        and any(o["stopped"] <= t <= o.get("recovered", o["started"]) for o in bank.outages)
+    }
+    probed = {path for _, path, _ in bank.probes}
+    outage_ok = outage_ok and (not bank.outages or paths_503 == probed)
     recovery = max((o["recovered"] - o["started"] for o in recovered), default=0.0)
     results.append(
         (
             "during outages: 503 in the envelope; recovered without app restart",
             "PASS" if outage_ok else "FAIL",
             f"{len(bank.outages)} outages, {in_outage} probe 503s, {served_503} client 503s, "
-            f"{len(bad_503)} malformed; slowest recovery {recovery:.1f}s",
+            f"{len(bad_503)} malformed, {len(paths_503)}/{len(probed)} probed paths answered "
+            f"503; slowest recovery {recovery:.1f}s",
         )
     )
     results.append(

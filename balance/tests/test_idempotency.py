@@ -199,7 +199,8 @@ class IdempotencyKeyTests(TestCase):
                 "FOR EACH ROW EXECUTE FUNCTION test_refuse()"
             )
         self.client.raise_request_exception = False
-        failed = self.post(DEPOSIT, {"amount": "10.00"}, "crash")
+        with self.assertLogs("django.request", "ERROR"):
+            failed = self.post(DEPOSIT, {"amount": "10.00"}, "crash")
         self.assertEqual(failed.status_code, 500)
         self.assertFalse(IdempotencyKey.objects.exists())
         self.assertEqual(self.balance(self.alice), Decimal("0.00"))

@@ -1,5 +1,7 @@
 """Idempotency-Key on deposit/, withdraw/ and transfer/: replay, reuse, scope, validation, purge."""
 
+import http.client
+import json
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -7,10 +9,11 @@ from io import StringIO
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.test import TestCase
+from django.test import LiveServerTestCase, TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from authapp.models import User
 from balance.models import Balance, IdempotencyKey, Operation
@@ -268,3 +271,50 @@ class IdempotencySchemaTests(TestCase):
                 self.assertEqual([h["name"] for h in headers], ["Idempotency-Key"])
                 self.assertFalse(headers[0].get("required", False))
                 self.assertIn("409", post["responses"])
+
+
+class IdempotencyOverHTTPTests(LiveServerTestCase):
+    """The same contract over a real socket: headers, bytes and statuses as a client sees them."""
+
+    def setUp(self):
+        self.alice = make_user("alice")
+        self.token = str(RefreshToken.for_user(self.alice).access_token)
+
+    def post(self, path: str, body: bytes, key: str | None):
+        host, port = self.server_thread.host, self.server_thread.port
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.getheader("Idempotent-Replayed"), response.read()
+        finally:
+            conn.close()
+
+    def test_replay_reuse_and_invalid_keys_over_http(self):
+        body = b'{"amount": "12.50", "description": "rent"}'
+        status, replayed, first = self.post(DEPOSIT, body, "http-1")
+        self.assertEqual((status, replayed), (201, None))
+        status, replayed, again = self.post(DEPOSIT, body, "http-1")
+        self.assertEqual((status, replayed, again), (201, "true", first))
+
+        status, _, content = self.post(DEPOSIT, b'{"amount": "12.51"}', "http-1")
+        self.assertEqual(status, 409)
+        self.assertEqual(json.loads(content)["errors"][0]["code"], "idempotency_key_reused")
+
+        status, _, content = self.post(WITHDRAW, b'{"amount": "99.00"}', "http-2")
+        status2, replayed, content2 = self.post(WITHDRAW, b'{"amount": "99.00"}', "http-2")
+        self.assertEqual((status, status2, replayed, content2), (400, 400, "true", content))
+
+        status, _, content = self.post(DEPOSIT, body, "k" * 256)
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(content)["errors"][0]["attr"], "Idempotency-Key")
+
+        status, replayed, _ = self.post(DEPOSIT, body, None)
+        self.assertEqual((status, replayed), (201, None))
+        self.assertEqual(self.balance_of_alice(), Decimal("25.00"))
+
+    def balance_of_alice(self) -> Decimal:
+        return Balance.objects.get(user=self.alice).amount

@@ -745,6 +745,9 @@ def print_table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # A CI timeout sends SIGTERM: unwind through the finally below, which stops gunicorn and
+    # the private PostgreSQL instead of leaving them running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     http_port = args.http_port or free_port()
     pg_port = args.pg_port or free_port()
     workdir = Path(tempfile.mkdtemp(prefix="lightech-bank-"))
@@ -828,9 +831,13 @@ def main(argv=None) -> int:
             f"{args.worker_kills} worker kills, {args.db_restarts} database restarts"
         )
         started = time.monotonic()
-        clients = [threading.Thread(target=bank.client, args=(n,)) for n in range(args.clients)]
-        prober = threading.Thread(target=bank.probe)
-        faults = threading.Thread(target=bank.faults, args=(server.pid, started))
+        # Daemon threads: an interrupted run still reaches the cleanup below and exits.
+        clients = [
+            threading.Thread(target=bank.client, args=(n,), daemon=True)
+            for n in range(args.clients)
+        ]
+        prober = threading.Thread(target=bank.probe, daemon=True)
+        faults = threading.Thread(target=bank.faults, args=(server.pid, started), daemon=True)
         for thread in [*clients, prober, faults]:
             thread.start()
         faults.join(timeout=args.duration + 600)

@@ -1,5 +1,6 @@
 """Maps every error (DRF, domain, database outage, unexpected) to the API.md envelope."""
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
@@ -25,6 +26,14 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    """The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 class ExceptionHandler(BaseExceptionHandler):
     """Adds domain errors and database outages to drf-standardized-errors' handling."""
 
@@ -38,6 +47,10 @@ class ExceptionHandler(BaseExceptionHandler):
         # never a 500 with the driver's message.
         if isinstance(exc, OperationalError | InterfaceError):
             return ServiceUnavailable()
+        if isinstance(exc, RequestDataTooBig):
+            return PayloadTooLarge()
+        if isinstance(exc, SuspiciousOperation):
+            return exceptions.ParseError("The request was refused as malformed.")
         if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
             return _flat_authentication_failure(exc)
         return super().convert_known_exceptions(exc)

@@ -11,6 +11,17 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _reason(exc: Exception) -> str:
+    """What was wrong, without Python's internals (codec names, positions of surrogates)."""
+    if isinstance(exc, UnicodeError):
+        return "the text is not valid UTF-8."
+    if isinstance(exc, ArithmeticError):
+        return "a number is out of range."
+    if isinstance(exc, RecursionError):
+        return "the document is nested too deeply."
+    return str(exc)
+
+
 class StrictJSONParser(JSONParser):
     """Decodes decimals as Decimal, not float; refuses NaN, Infinity, surrogates, deep nesting."""
 
@@ -24,6 +35,7 @@ class StrictJSONParser(JSONParser):
             )
             # A lone surrogate ("\ud800") parses but cannot be stored as UTF-8.
             json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
-        except (ValueError, UnicodeError, RecursionError) as exc:
-            raise ParseError(f"JSON parse error - {exc}") from None
+        except (ValueError, ArithmeticError, RecursionError) as exc:
+            # ArithmeticError: decimal.InvalidOperation for exponents like 1E+10**21.
+            raise ParseError(f"JSON parse error - {_reason(exc)}") from None
         return data

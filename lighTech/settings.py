@@ -72,6 +72,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The API's bodies are a few hundred bytes; a larger body is refused with 413 before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
 # A redirect from `/x` to `/x/` would drop a POST body; unknown paths answer 404 instead.
 APPEND_SLASH = False
 
@@ -81,7 +84,7 @@ WSGI_APPLICATION = "lighTech.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "lighTech" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -37,6 +37,52 @@ class EnvelopeTests(TestCase):
         self.assertEqual(self.client.get("/api/balance/v1/balance/").json()["balance"], "5.00")
 
 
+POST_ENDPOINTS = (
+    "/api/auth/v1/register/",
+    "/api/auth/v1/login/",
+    "/api/auth/v1/token/refresh/",
+    "/api/auth/v1/logout/",
+    "/api/balance/v1/deposit/",
+    "/api/balance/v1/withdraw/",
+    "/api/balance/v1/transfer/",
+)
+
+
+class MalformedBodyTests(TestCase):
+    """Bodies no parser should choke on: each is a 4xx envelope on every endpoint, never a 500."""
+
+    def setUp(self):
+        self.client = client_for(make_user("alice", balance="5.00"))
+
+    def test_malformed_bodies_are_client_errors_everywhere(self):
+        bodies = {
+            "exponent beyond Decimal's range": '{"amount": 1E+1000000000000000000000}',
+            "negative exponent beyond range": '{"amount": 1E-1000000000000000000000}',
+            "exponent in a nested value": '{"x": [1E+1000000000000000000000]}',
+            "huge integer": '{"amount": ' + "9" * 5000 + "}",
+            "lone surrogate": r'{"username": "\ud800"}',
+            "deep nesting": "[" * 20000 + "]" * 20000,
+            "NaN literal": '{"amount": NaN}',
+            "truncated": '{"amount": "1"',
+            "not UTF-8": b'{"amount": "\xff"}',
+        }
+        for path in POST_ENDPOINTS:
+            for name, body in bodies.items():
+                with self.subTest(path=path, body=name):
+                    response = self.client.post(path, body, content_type="application/json")
+                    body_json = assert_envelope(self, response, 400, "parse_error")
+                    self.assertNotIn("codec", body_json["errors"][0]["detail"])
+        self.assertEqual(self.client.get("/api/balance/v1/balance/").json()["balance"], "5.00")
+
+    def test_oversized_body_is_a_413(self):
+        big = '{"amount": "1", "description": "' + "x" * (1024 * 1024) + '"}'
+        for path in POST_ENDPOINTS:
+            with self.subTest(path=path):
+                response = self.client.post(path, big, content_type="application/json")
+                assert_envelope(self, response, 413, "request_too_large")
+        self.assertEqual(self.client.get("/api/balance/v1/balance/").json()["balance"], "5.00")
+
+
 @override_settings(ROOT_URLCONF="lighTech.tests.urls_failing", DEBUG=False)
 class CrashTests(TestCase):
     def setUp(self):
@@ -96,6 +142,9 @@ class ServiceEndpointTests(TestCase):
                 self.assertEqual(response.status_code, 200)
                 html = response.content.decode()
                 self.assertNotIn("cdn.jsdelivr.net", html)
+                self.assertNotIn("fonts.googleapis.com", html)
+                self.assertNotIn('href="https://', html)
+                self.assertNotIn('src="https://', html)
                 self.assertIn("/static/drf_spectacular_sidecar/", html)
         asset = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
         self.assertEqual(asset.status_code, 200)

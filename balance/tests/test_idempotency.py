@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from authapp.models import User
+from balance.idempotency import request_fingerprint
 from balance.models import Balance, IdempotencyKey, Operation
 from balance.services import balance_open
 
@@ -214,6 +215,18 @@ class IdempotencyKeyTests(TestCase):
         self.assertNotIn("Idempotent-Replayed", retried.headers)
         self.assertEqual(self.balance(self.alice), Decimal("10.00"))
         self.assertEqual(IdempotencyKey.objects.get().response_status, 201)
+
+    def test_a_key_without_an_answer_yet_answers_409_in_use(self):
+        # Only reachable in a race with the purge; the row stands in for that moment.
+        IdempotencyKey.objects.create(
+            user=self.alice,
+            key="pending",
+            fingerprint=request_fingerprint(method="POST", path=DEPOSIT, body={"amount": "1.00"}),
+        )
+        response = self.post(DEPOSIT, {"amount": "1.00"}, "pending")
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(response.json()["errors"][0]["code"], "idempotency_key_in_use")
+        self.assertFalse(Operation.objects.exists())
 
     def test_unauthenticated_requests_with_a_key_answer_401_and_keep_nothing(self):
         response = APIClient().post(

@@ -2,6 +2,8 @@
 #   make run                       migrate, collect static, serve on $PORT (default 8000)
 #   make test TEST_ARGS=balance    run some tests; TEST_VERBOSITY=2 lists each test
 #   make lint                      ruff check + ruff format --check
+#   make fuzz                      schemathesis over every endpoint (FUZZ_EXAMPLES=30 per operation)
+#   make browser-test              headless Chromium on /api/docs/ and /api/redoc/ (installs chromium)
 #   make bank-test                 5-minute fault-injection bank test (BANK_TEST_ARGS to tune)
 
 PYTHON ?= python3
@@ -12,7 +14,7 @@ STAMP := $(VENV)/.requirements-installed
 TEST_ARGS ?=
 TEST_VERBOSITY ?= 1
 
-.PHONY: venv env run test lint bank-test
+.PHONY: venv env run test lint fuzz browser-test bank-test
 
 venv: $(STAMP)
 
@@ -37,6 +39,12 @@ test: venv env
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+fuzz: venv env
+	PYTHON=$(VENV_PYTHON) scripts/schemathesis.sh
+
+browser-test: venv env
+	PYTHON=$(VENV_PYTHON) scripts/browser_test.sh
 
 # The Jepsen-style bank test: its own PostgreSQL cluster and gunicorn, 16 clients, 5 minutes,
 # repeated worker kills and two database restarts. CI runs a short version, e.g.

@@ -1,8 +1,11 @@
-"""The user model: Django's user with usernames unique regardless of letter case."""
+"""The user model (usernames unique regardless of letter case) and login sessions."""
+
+import uuid
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 class CaseInsensitiveUserManager(UserManager):
@@ -22,3 +25,28 @@ class User(AbstractUser):
         constraints = [
             models.UniqueConstraint(Lower("username"), name="authapp_user_username_ci_unique"),
         ]
+
+
+class Session(models.Model):
+    """One login: the family of refresh tokens rotated from the token issued at login."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # The expiry of the newest refresh token of the family: each rotation pushes it forward.
+    expires_at = models.DateTimeField()
+    user_agent = models.CharField(max_length=255, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # The jti of the only refresh token of the family that can still be used (rotation
+    # blacklists the others), so ending the session can blacklist it too.
+    refresh_jti = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="authapp_session_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.id}"

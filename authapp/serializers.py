@@ -5,13 +5,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from authapp.models import User
+from lighTech.fields import StrictCharField
 
 
 class RegisterInputSerializer(serializers.Serializer):
     """Registration input; the password must satisfy Django's validators."""
 
-    username = serializers.CharField(max_length=150, validators=[User.username_validator])
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    username = StrictCharField(max_length=150, validators=[User.username_validator])
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
@@ -35,7 +36,8 @@ class UserOutputSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    # Plain text, not `format: email`: an account registered without one has "".
+    email = serializers.CharField(help_text="The e-mail address, or an empty string.")
 
 
 class MeOutputSerializer(UserOutputSerializer):
@@ -47,7 +49,7 @@ class MeOutputSerializer(UserOutputSerializer):
 class RefreshInputSerializer(serializers.Serializer):
     """A refresh token in the body."""
 
-    refresh = serializers.CharField()
+    refresh = StrictCharField()
 
 
 class TokenPairOutputSerializer(serializers.Serializer):
@@ -55,3 +57,50 @@ class TokenPairOutputSerializer(serializers.Serializer):
 
     access = serializers.CharField()
     refresh = serializers.CharField()
+
+
+class LoginInputSerializer(serializers.Serializer):
+    """Credentials; the password is taken exactly as typed, spaces included."""
+
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class SessionOutputSerializer(serializers.Serializer):
+    """One login session of the caller."""
+
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    last_refreshed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When its refresh token was last rotated; null if never."
+    )
+    expires_at = serializers.DateTimeField(
+        help_text="When its current refresh token expires; each refresh pushes it forward."
+    )
+    user_agent = serializers.CharField(help_text="The User-Agent it was opened with.")
+    ip = serializers.IPAddressField(allow_null=True, help_text="The IP it was opened from.")
+    current = serializers.SerializerMethodField(
+        help_text="True for the session of the access token making this request."
+    )
+
+    def get_current(self, session) -> bool:
+        return str(session.pk) == str(self.context.get("current_session"))
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    """The current password and the new one; the new one must satisfy Django's validators."""
+
+    old_password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+
+    def validate_new_password(self, value):
+        try:
+            password_validation.validate_password(value, user=self.context["user"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                [
+                    serializers.ErrorDetail(m.message % (m.params or {}), code=m.code)
+                    for m in exc.error_list
+                ]
+            ) from None
+        return value

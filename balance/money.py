@@ -12,7 +12,13 @@ MONEY_MAX = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - MONEY_QUA
 SQLITE_MONEY_MAX = Decimal(10) ** 13 - MONEY_QUANTUM
 ZERO = Decimal("0.00")
 
-_PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# ASCII digits only: Python's \d would also take "٣" (Arabic-Indic three) as a digit.
+_PLAIN_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+# What surrounds a string amount and is ignored: ASCII whitespace only (str.strip() would
+# also drop control characters like \x1c), so the OpenAPI pattern below can say it exactly.
+_BLANKS = " \t\n\r"
+# The OpenAPI pattern of a string amount: every string the parser accepts matches it.
+AMOUNT_PATTERN = r"^[ \t\n\r]*\+?([0-9]+(\.[0-9]{0,2})?|\.[0-9]{1,2})[ \t\n\r]*$"
 
 
 class AmountError(ValueError):
@@ -29,7 +35,7 @@ def parse_amount(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise AmountError("invalid", "A valid number is required (a string or a JSON number).")
     if isinstance(value, str):
-        text = value.strip()
+        text = value.strip(_BLANKS)
         if not _PLAIN_DECIMAL.fullmatch(text):
             raise AmountError("invalid", 'A valid number is required, like "10.50".')
         value = text

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from balance.models import Operation
 from balance.money import (
+    AMOUNT_PATTERN,
     MONEY_DECIMAL_PLACES,
     MONEY_MAX,
     MONEY_MAX_DIGITS,
@@ -16,20 +17,30 @@ from balance.money import (
     parse_amount,
 )
 from balance.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor
+from lighTech.fields import StrictCharField
 
 
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "10.50"},
+            {"type": "string", "pattern": AMOUNT_PATTERN, "example": "10.50"},
             {"type": "number", "minimum": 0.01, "maximum": float(MONEY_MAX)},
         ],
         "description": "A positive amount with at most two decimal places, as a string "
-        "(preferred) or a JSON number.",
+        "(preferred) or a JSON number. Zero and amounts above the maximum match the pattern "
+        "but answer 400.",
     }
 )
 class AmountField(serializers.Field):
     """A positive amount; refuses zero, negatives, over two places, NaN, Infinity, non-numbers."""
+
+    # The codes parse_amount raises, declared so the schema lists them for `amount`.
+    default_error_messages = {
+        "invalid": "A valid number is required.",
+        "min_value": "Amount must be greater than 0.00.",
+        "max_decimal_places": "Ensure that there are no more than 2 decimal places.",
+        "max_value": "Ensure this value is less than or equal to the maximum.",
+    }
 
     def to_internal_value(self, data):
         try:
@@ -52,9 +63,7 @@ class DepositInputSerializer(serializers.Serializer):
     """Deposit or withdrawal input."""
 
     amount = AmountField()
-    description = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, default=""
-    )
+    description = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
 
 
 class WithdrawInputSerializer(DepositInputSerializer):
@@ -64,7 +73,7 @@ class WithdrawInputSerializer(DepositInputSerializer):
 class TransferInputSerializer(DepositInputSerializer):
     """Transfer input: the recipient's username (any letter case, spaces ignored)."""
 
-    recipient = serializers.CharField(max_length=150)
+    recipient = StrictCharField(max_length=150)
 
 
 class BalanceOutputSerializer(serializers.Serializer):

@@ -8,6 +8,8 @@ from rest_framework import exceptions, status
 
 from lighTech.errors import ApplicationError
 
+WWW_AUTHENTICATE = 'Bearer realm="api"'
+
 
 class DomainError(exceptions.APIException):
     """An ApplicationError carried through DRF with its status, code and attr."""
@@ -58,6 +60,14 @@ class ExceptionHandler(BaseExceptionHandler):
     def should_not_handle(self, exc: Exception) -> bool:
         # Clients get the envelope in every mode; the traceback still reaches the logs.
         return False
+
+    def get_headers(self, exc: exceptions.APIException) -> dict:
+        headers = super().get_headers(exc)
+        # Every 401 names the scheme to use (RFC 9110), also those of the token endpoints
+        # and of domain errors, which DRF's own view code does not annotate.
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+            headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
+        return headers
 
     def format_exception(self, exc: exceptions.APIException) -> dict:
         data = super().format_exception(exc)

@@ -1,6 +1,7 @@
 """LightTech settings, driven entirely by environment variables (a `.env` file fills the gaps)."""
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -172,7 +173,12 @@ REST_FRAMEWORK = {
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "lighTech.exception_handler.ExceptionHandler",
     # Documented in the schema for every endpoint that can answer them.
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "404", "405", "415", "429", "500"],
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "404", "405", "415", "429", "500", "503"],
+    # 401 and 503 bodies carry more codes than the package's defaults know (lighTech/openapi.py).
+    "ERROR_SCHEMAS": {
+        "401": "lighTech.openapi.AuthErrorResponseSerializer",
+        "503": "lighTech.openapi.UnavailableErrorResponseSerializer",
+    },
 }
 
 SIMPLE_JWT = {
@@ -208,7 +214,10 @@ SPECTACULAR_SETTINGS = {
         "ServerErrorEnum": f"{_ERROR_ENUMS}.ServerErrorEnum.choices",
         "OperationTypeEnum": "balance.models.Operation.Type",
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "lighTech.openapi.postprocess_error_responses",
+    ],
 }
 
 LOGGING = {
@@ -218,3 +227,92 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# --- Sessions, throttling and production hardening (issue 5) ---------------------------------
+
+# Proxies in front of the app that append to X-Forwarded-For. 0 (the default) ignores the
+# header: a client could otherwise pick its own IP and escape the per-IP limits.
+NUM_PROXIES = env_int("DJANGO_NUM_PROXIES", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "lightech"),
+            # A Redis that hangs must not hang the request: the throttles fail open.
+            "OPTIONS": {
+                "socket_connect_timeout": float(env_str("REDIS_TIMEOUT", "0.5")),
+                "socket_timeout": float(env_str("REDIS_TIMEOUT", "0.5")),
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+THROTTLE_CACHE_ALIAS = "default"
+# DRF's rate format: <count>/<s|min|h|day>.
+_THROTTLE_ENV = {
+    "login_username": ("THROTTLE_LOGIN_USERNAME", "5/min"),
+    "auth_ip": ("THROTTLE_AUTH_IP", "20/min"),
+    "money_user": ("THROTTLE_MONEY_USER", "100/s"),
+}
+THROTTLE_RATES = {scope: env_str(name, default) for scope, (name, default) in _THROTTLE_ENV.items()}
+for _scope, (_name, _default) in _THROTTLE_ENV.items():
+    if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", THROTTLE_RATES[_scope]):
+        raise ImproperlyConfigured(
+            f"{_name}={THROTTLE_RATES[_scope]!r} is not a rate like '5/min'."
+        )
+
+# Test runs raise every limit (lighTech/test_runner.py); the throttle tests lower them.
+
+# Argon2 for new and changed passwords; PBKDF2 still verifies (and upgrades at login) the
+# hashes stored before.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+# HTTPS: on in production through the environment (see docs/security.md). Off by default
+# so `make run` on http://localhost works.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# Load balancers probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", default=False)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = env_str("DJANGO_SECURE_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# CORS: closed (no Access-Control-Allow-Origin at all) unless origins are listed.
+INSTALLED_APPS.append("corsheaders")
+# As high as possible, before CommonMiddleware, so even its responses carry CORS headers.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"),
+    "corsheaders.middleware.CorsMiddleware",
+)
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+)
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed", "WWW-Authenticate")
+
+# The admin lives where the environment says; a non-default path keeps bots off its login.
+ADMIN_PATH = env_str("DJANGO_ADMIN_PATH", "admin/").strip("/") + "/"
+if ADMIN_PATH == "/" or ADMIN_PATH.startswith("api/"):
+    raise ImproperlyConfigured("DJANGO_ADMIN_PATH must be a path outside /api/, like 'admin/'.")

@@ -1,13 +1,11 @@
 """Top-level routes: the two APIs, health, schema and docs, admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerView,
-)
+from drf_spectacular.views import SpectacularAPIView
 
+from lighTech.docs import RedocView, SwaggerView
 from lighTech.health import HealthView
 
 urlpatterns = [
@@ -17,15 +15,15 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema"),
+        SwaggerView.as_view(url_name="schema"),
         name="swagger-ui",
     ),
     path(
         "api/redoc/",
-        SpectacularRedocView.as_view(url_name="schema", template_name="docs/redoc.html"),
+        RedocView.as_view(url_name="schema", template_name="docs/redoc.html"),
         name="redoc",
     ),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_PATH, admin.site.urls),
 ]
 
 handler400 = "lighTech.exception_handler.json_bad_request"

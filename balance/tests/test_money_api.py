@@ -177,7 +177,7 @@ class BadAmountTests(MoneyApiTestCase):
         cases = (
             ('{"amount": "10"', "application/json", 400),
             ('{"amount": "\\ud800"}', "application/json", 400),
-            ("[" * 100000, "application/json", 400),
+            ("[" * 20000, "application/json", 400),
             ("amount=10", "application/x-www-form-urlencoded", 415),
             ("amount=10", "text/plain", 415),
         )

@@ -1,6 +1,7 @@
 """POST deposit/, withdraw/ and transfer/ under /api/balance/v1/."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +18,13 @@ from balance.serializers import (
     TransferInputSerializer,
     WithdrawInputSerializer,
 )
+from lighTech.openapi import business_errors
+from lighTech.throttling import MoneyUserThrottle
+
+# The codes AmountField raises beyond the ones drf-standardized-errors infers.
+amount_errors = extend_validation_errors(
+    ["invalid", "min_value", "max_value", "max_decimal_places"], field_name="amount"
+)
 
 _AMOUNT_RULES = (
     '`amount` is a positive decimal with at most two places, as a string (`"10.50"`) or a '
@@ -25,8 +33,11 @@ _AMOUNT_RULES = (
 )
 
 
+@amount_errors
 class DepositView(APIView):
     """Add money to the caller's balance."""
+
+    throttle_classes = (MoneyUserThrottle,)
 
     @extend_schema(
         request=DepositInputSerializer,
@@ -36,6 +47,7 @@ class DepositView(APIView):
             409: IdempotencyConflictResponseSerializer,
         },
         summary="Deposit",
+        extensions=business_errors(**{"400": ["balance_limit_exceeded"]}),
         description=_AMOUNT_RULES,
         examples=[
             OpenApiExample(
@@ -53,8 +65,11 @@ class DepositView(APIView):
         return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
+@amount_errors
 class WithdrawView(APIView):
     """Take money out of the caller's balance."""
+
+    throttle_classes = (MoneyUserThrottle,)
 
     @extend_schema(
         request=WithdrawInputSerializer,
@@ -64,6 +79,7 @@ class WithdrawView(APIView):
             409: IdempotencyConflictResponseSerializer,
         },
         summary="Withdraw",
+        extensions=business_errors(**{"400": ["insufficient_funds"]}),
         description=_AMOUNT_RULES + " More than the balance answers 400 `insufficient_funds`.",
     )
     @idempotent
@@ -74,8 +90,11 @@ class WithdrawView(APIView):
         return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
+@amount_errors
 class TransferView(APIView):
     """Send money to another user."""
+
+    throttle_classes = (MoneyUserThrottle,)
 
     @extend_schema(
         request=TransferInputSerializer,
@@ -85,6 +104,12 @@ class TransferView(APIView):
             409: IdempotencyConflictResponseSerializer,
         },
         summary="Transfer to another user",
+        extensions=business_errors(
+            **{
+                "400": ["self_transfer", "insufficient_funds", "balance_limit_exceeded"],
+                "404": ["recipient_not_found"],
+            }
+        ),
         description=_AMOUNT_RULES + " The recipient is a username matched case-insensitively, "
         "surrounding spaces ignored. Answers 400 `self_transfer` or `insufficient_funds`, "
         "404 `recipient_not_found`. Returns the sender's `transfer_out` operation; the "

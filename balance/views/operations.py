@@ -1,6 +1,7 @@
 """GET /api/balance/v1/operations/."""
 
 from drf_spectacular.utils import extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +14,12 @@ from balance.serializers import (
 )
 
 
+# The query parameters are validated by a serializer the schema generator does not see.
+@extend_validation_errors(["invalid_choice"], field_name="type")
+@extend_validation_errors(["invalid"], field_name="created_after")
+@extend_validation_errors(["invalid"], field_name="created_before")
+@extend_validation_errors(["invalid", "min_value", "max_string_length"], field_name="page_size")
+@extend_validation_errors(["invalid", "blank"], field_name="cursor")
 class OperationListView(APIView):
     """The caller's operations, newest first, one cursor page at a time."""
 
@@ -26,7 +33,9 @@ class OperationListView(APIView):
         "midnight UTC.",
     )
     def get(self, request):
-        params = OperationFilterSerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads `?type=` from a QueryDict as "absent",
+        # and an empty filter is an invalid value (400), not a silent "no filter".
+        params = OperationFilterSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         filters = dict(params.validated_data)
         cursor, page_size = filters.pop("cursor", None), filters.pop("page_size")

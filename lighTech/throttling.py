@@ -1,0 +1,171 @@
+"""Rate limits kept in Django's cache: failed logins per username, auth per IP, money per user.
+
+Each limit is a fixed-window counter: one key per (scope, who, window), incremented in one
+cache round trip (a pipelined SET NX + INCR on Redis). A cache outage never refuses a
+request: the throttle lets it through and logs a warning, so Redis going down cannot take
+the money endpoints down with it.
+"""
+
+import logging
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from rest_framework.throttling import BaseThrottle
+
+from lighTech.client import client_ip
+
+logger = logging.getLogger(__name__)
+
+# One warning per process per this many seconds while the cache is down, not one per request.
+_OUTAGE_LOG_INTERVAL = 10.0
+_last_outage_log = 0.0
+
+
+def _log_outage(exc: Exception) -> None:
+    global _last_outage_log
+    now = time.monotonic()
+    if now - _last_outage_log >= _OUTAGE_LOG_INTERVAL:
+        _last_outage_log = now
+        logger.warning(
+            "Throttle cache unavailable, requests are not rate limited: %s",
+            type(exc).__name__,
+        )
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """DRF's rate format, `<count>/<s|sec|m|min|h|hour|d|day>`, as (count, seconds)."""
+    count, period = rate.split("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0]]
+
+
+class WindowThrottle(BaseThrottle):
+    """A fixed-window counter for `scope`; subclasses say who is counted."""
+
+    scope = ""
+
+    def __init__(self) -> None:
+        rate = settings.THROTTLE_RATES[self.scope]
+        self.num_requests, self.duration = parse_rate(rate)
+        self.retry_after: float | None = None
+
+    def get_ident_key(self, request, view) -> str | None:
+        """Who is counted; None means this request is not limited."""
+        raise NotImplementedError
+
+    def _key(self, ident: str, now: float) -> str:
+        return f"throttle:{self.scope}:{ident}:{int(now // self.duration)}"
+
+    def _set_wait(self, now: float) -> None:
+        window_end = (int(now // self.duration) + 1) * self.duration
+        self.retry_after = max(1, math.ceil(window_end - now))
+
+    def _hit(self, key: str) -> int:
+        """Count one more request in this window; returns the new count."""
+        cache = caches[settings.THROTTLE_CACHE_ALIAS]
+        timeout = self.duration + 1
+        if isinstance(cache, RedisCache):
+            redis_key = cache.make_and_validate_key(key)
+            pipe = cache._cache.get_client(redis_key, write=True).pipeline(transaction=False)
+            pipe.set(redis_key, 0, ex=timeout, nx=True)
+            pipe.incr(redis_key)
+            return int(pipe.execute()[-1])
+        cache.add(key, 0, timeout)
+        return cache.incr(key)
+
+    def _count(self, key: str) -> int:
+        return int(caches[settings.THROTTLE_CACHE_ALIAS].get(key) or 0)
+
+    def allow_request(self, request, view) -> bool:
+        ident = self.get_ident_key(request, view)
+        if ident is None:
+            return True
+        now = time.time()
+        try:
+            count = self._hit(self._key(ident, now))
+        except Exception as exc:
+            _log_outage(exc)
+            return True
+        if count > self.num_requests:
+            self._set_wait(now)
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self.retry_after
+
+
+class MoneyUserThrottle(WindowThrottle):
+    """Requests per user on deposit, withdraw and transfer (THROTTLE_MONEY_USER)."""
+
+    scope = "money_user"
+
+    def get_ident_key(self, request, view) -> str | None:
+        user = request.user
+        return str(user.pk) if user is not None and user.is_authenticated else None
+
+
+class AuthIPThrottle(WindowThrottle):
+    """Login and registration attempts per client IP (THROTTLE_AUTH_IP)."""
+
+    scope = "auth_ip"
+
+    def get_ident_key(self, request, view) -> str | None:
+        return client_ip(request) or "unknown"
+
+
+class LoginFailureThrottle(WindowThrottle):
+    """Failed logins per username (THROTTLE_LOGIN_USERNAME); only failures are counted.
+
+    Once a username has used up its failures, every login to it answers 429 until the
+    window ends, even with the right password: that is what stops a password being guessed.
+    """
+
+    scope = "login_username"
+
+    def get_ident_key(self, request, view) -> str | None:
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        if not isinstance(username, str) or not username.strip():
+            return None
+        # Usernames are unique ignoring case, so `Alice` and `alice` share one counter.
+        return username.strip().casefold()[:150]
+
+    def allow_request(self, request, view) -> bool:
+        ident = self.get_ident_key(request, view)
+        if ident is None:
+            return True
+        now = time.time()
+        try:
+            count = self._count(self._key(ident, now))
+        except Exception as exc:
+            _log_outage(exc)
+            return True
+        if count >= self.num_requests:
+            self._set_wait(now)
+            return False
+        return True
+
+    def record_failure(self, request, view) -> None:
+        """Count one failed login for the username in the request."""
+        ident = self.get_ident_key(request, view)
+        if ident is None:
+            return
+        try:
+            self._hit(self._key(ident, time.time()))
+        except Exception as exc:
+            _log_outage(exc)
+
+
+class PasswordChangeFailureThrottle(LoginFailureThrottle):
+    """Wrong old passwords on password change count as failed logins of the caller.
+
+    A stolen access token must not become a way to guess the password around the login limit.
+    """
+
+    def get_ident_key(self, request, view) -> str | None:
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return None
+        return user.get_username().casefold()[:150]

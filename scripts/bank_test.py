@@ -357,6 +357,9 @@ class Bank:
                 # Refused before it ran (throttles act before the key is claimed): not in
                 # doubt, just not done yet.
                 self.stats.add("throttled")
+                if time.monotonic() - started > self.args.resolve_timeout:
+                    request.outcome = "unresolved"
+                    return
                 time.sleep(1 + rng.random())
                 continue
             if answer.status is None:

@@ -3,19 +3,7 @@
 from django.contrib import admin
 
 from balance.models import Balance, IdempotencyKey, Operation
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Lists and shows rows; nobody can add, change or delete one here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from lighTech.admin import ReadOnlyAdmin
 
 
 @admin.register(Balance)

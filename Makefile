@@ -4,6 +4,7 @@
 #   make lint                      ruff check + ruff format --check
 #   make fuzz                      schemathesis over every endpoint (FUZZ_EXAMPLES=30 per operation)
 #   make browser-test              headless Chromium on /api/docs/ and /api/redoc/ (installs chromium)
+#   make bank-test                 5-minute fault-injection bank test (BANK_TEST_ARGS to tune)
 #   make bench                     load-test gunicorn + PostgreSQL against pgbench (needs a local
 #                                  PostgreSQL; installs wrk and pgbench with apt-get if missing;
 #                                  docs/performance.md)
@@ -16,7 +17,7 @@ STAMP := $(VENV)/.requirements-installed
 TEST_ARGS ?=
 TEST_VERBOSITY ?= 1
 
-.PHONY: venv env run test lint fuzz browser-test bench
+.PHONY: venv env run test lint fuzz browser-test bank-test bench
 
 venv: $(STAMP)
 
@@ -47,6 +48,14 @@ fuzz: venv env
 
 browser-test: venv env
 	PYTHON=$(VENV_PYTHON) scripts/browser_test.sh
+
+# The Jepsen-style bank test: its own PostgreSQL cluster and gunicorn, 16 clients, 5 minutes,
+# repeated worker kills and two database restarts. CI runs a short version, e.g.
+#   make bank-test BANK_TEST_ARGS="--clients 8 --duration 60 --worker-kills 1 --db-restarts 1"
+BANK_TEST_ARGS ?= --clients 16 --duration 300 --worker-kills 6 --db-restarts 2
+
+bank-test: venv
+	$(VENV_PYTHON) scripts/bank_test.py $(BANK_TEST_ARGS)
 
 bench: venv env
 	$(VENV_PYTHON) bench/run.py

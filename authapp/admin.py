@@ -5,12 +5,13 @@ from django.contrib.auth.admin import UserAdmin
 
 from authapp.models import Session, User
 from authapp.services import session_end_all
+from lighTech.admin import ReadOnlyAdmin
 
 admin.site.register(User, UserAdmin)
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ReadOnlyAdmin):
     """Login sessions, read-only; ending them goes through the service."""
 
     list_display = (
@@ -26,15 +27,6 @@ class SessionAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "ip", "user_agent")
     list_select_related = ("user",)
     actions = ("end_all_sessions_of_users",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="End every session of the selected sessions' users")
     def end_all_sessions_of_users(self, request, queryset):

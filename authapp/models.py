@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -11,8 +12,20 @@ from django.utils import timezone
 class CaseInsensitiveUserManager(UserManager):
     """Looks users up by username ignoring case, so `Alice` logs in as `alice`."""
 
+    def username_match(self, username: str) -> models.QuerySet:
+        """Users whose username is this one as the unique index compares names.
+
+        NFKC-normalized as registration stores names, then lower() on both sides in SQL:
+        the same comparison as the unique index, which also serves the lookup. (`iexact`
+        compares with upper(), which disagrees with lower() on letters such as 'ß'.)
+        """
+        name = self.model.normalize_username(username)
+        return self.alias(username_lower=Lower("username")).filter(
+            username_lower=Lower(Value(name))
+        )
+
     def get_by_natural_key(self, username):
-        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
+        return self.username_match(username).get()
 
 
 class User(AbstractUser):

@@ -42,7 +42,7 @@ class TokenPair:
 
 def user_register(*, username: str, password: str, email: str = "") -> User:
     """Create the user and the user's zero balance in one transaction."""
-    if User.objects.filter(username__iexact=username).exists():
+    if User.objects.username_match(username).exists():
         raise UsernameTaken()
     try:
         with transaction.atomic():

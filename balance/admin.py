@@ -1,21 +1,9 @@
-"""Admin for balances and operations: both read-only, money moves only through the services."""
+"""Admin for balances, operations and idempotency keys: read-only, money moves only via services."""
 
 from django.contrib import admin
 
-from balance.models import Balance, Operation
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Lists and shows rows; nobody can add, change or delete one here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from balance.models import Balance, IdempotencyKey, Operation
+from lighTech.admin import ReadOnlyAdmin
 
 
 @admin.register(Balance)
@@ -44,4 +32,15 @@ class OperationAdmin(ReadOnlyAdmin):
     search_fields = ("owner__username", "counterparty__username", "description")
     list_select_related = ("owner", "counterparty")
     date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    """Stored Idempotency-Keys, so support can tell whether a client's retried payment ran."""
+
+    list_display = ("id", "created_at", "user", "key", "response_status")
+    list_filter = ("response_status",)
+    search_fields = ("user__username", "=key")
+    list_select_related = ("user",)
     show_full_result_count = False

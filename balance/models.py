@@ -120,3 +120,31 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.amount} ({self.owner_id})"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key and the first response given to it, kept for replays."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # sha256 of method, path and canonical JSON body: the same key with another request
+    # is refused instead of replaying an answer to a different question.
+    fingerprint = models.CharField(max_length=64)
+    # Filled in the transaction that claimed the key, so a committed key always has one.
+    response_status = models.PositiveSmallIntegerField(null=True)
+    # The body as JSON text, not jsonb: jsonb reorders keys, and a replay must be the same
+    # bytes as the first answer.
+    response_body = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="idempotency_key_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.key}"

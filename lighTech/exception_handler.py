@@ -1,5 +1,7 @@
 """Maps every error (DRF, domain, database outage, unexpected) to the API.md envelope."""
 
+import logging
+
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
@@ -9,6 +11,9 @@ from rest_framework import exceptions, status
 from lighTech.errors import ApplicationError
 
 WWW_AUTHENTICATE = 'Bearer realm="api"'
+
+
+logger = logging.getLogger(__name__)
 
 
 class DomainError(exceptions.APIException):
@@ -68,6 +73,17 @@ class ExceptionHandler(BaseExceptionHandler):
         if exc.status_code == status.HTTP_401_UNAUTHORIZED:
             headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
         return headers
+
+    def report_exception(self, exc: exceptions.APIException, response) -> None:
+        if isinstance(exc, ServiceUnavailable):
+            # An outage answers every request with 503: one line each, not a traceback each.
+            logger.warning(
+                "Database unavailable (%s): 503 for %s",
+                type(self.exc).__name__,
+                getattr(self.context.get("request"), "path", ""),
+            )
+            return
+        super().report_exception(exc, response)
 
     def format_exception(self, exc: exceptions.APIException) -> dict:
         data = super().format_exception(exc)

@@ -1,8 +1,10 @@
 """Login, refresh rotation, logout, me, and every kind of bad bearer token."""
 
 from datetime import timedelta
+from unittest import skipUnless
 
 import jwt
+from django.db import connection
 from django.test import TestCase
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -207,3 +209,24 @@ class BearerTokenTests(TokenTestCase):
         claims = AccessToken(self.tokens()["access"]).payload
         forged = jwt.encode(claims, "another-key-entirely-for-this-test", algorithm="HS256")
         self.assert_401(self.bearer(forged))
+
+
+class UsernameComparisonTests(TokenTestCase):
+    """Login and registration compare names exactly as the unique index does."""
+
+    def test_compatibility_characters_are_normalized_like_registration(self):
+        make_user("kelvin1")
+        # U+212A KELVIN SIGN is "K" after NFKC, the normalization registration applies.
+        self.assertEqual(self.login(username="\u212aelvin1").status_code, 200)
+        response = self.client.post(
+            "/api/auth/v1/register/",
+            {"username": "\u212aELVIN1", "password": STRONG_PASSWORD},
+            format="json",
+        )
+        self.assertEqual(response.status_code, 400)
+
+    @skipUnless(connection.vendor == "postgresql", "SQLite's lower() only folds ASCII letters")
+    def test_letters_whose_upper_and_lower_case_disagree(self):
+        # lower("ẞ") is "ß" but upper("ß") is not "ẞ": iexact (upper) missed this user.
+        make_user("\u1e9ea1")
+        self.assertEqual(self.login(username="\u00dfa1").status_code, 200)

@@ -7,6 +7,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from balance import services
+from balance.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IdempotencyConflictResponseSerializer,
+    idempotent,
+)
 from balance.serializers import (
     DepositInputSerializer,
     OperationOutputSerializer,
@@ -36,7 +41,11 @@ class DepositView(APIView):
 
     @extend_schema(
         request=DepositInputSerializer,
-        responses={201: OperationOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: OperationOutputSerializer,
+            409: IdempotencyConflictResponseSerializer,
+        },
         summary="Deposit",
         extensions=business_errors(**{"400": ["balance_limit_exceeded"]}),
         description=_AMOUNT_RULES,
@@ -48,6 +57,7 @@ class DepositView(APIView):
             )
         ],
     )
+    @idempotent
     def post(self, request):
         serializer = DepositInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -63,11 +73,16 @@ class WithdrawView(APIView):
 
     @extend_schema(
         request=WithdrawInputSerializer,
-        responses={201: OperationOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: OperationOutputSerializer,
+            409: IdempotencyConflictResponseSerializer,
+        },
         summary="Withdraw",
         extensions=business_errors(**{"400": ["insufficient_funds"]}),
         description=_AMOUNT_RULES + " More than the balance answers 400 `insufficient_funds`.",
     )
+    @idempotent
     def post(self, request):
         serializer = WithdrawInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -83,7 +98,11 @@ class TransferView(APIView):
 
     @extend_schema(
         request=TransferInputSerializer,
-        responses={201: OperationOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: OperationOutputSerializer,
+            409: IdempotencyConflictResponseSerializer,
+        },
         summary="Transfer to another user",
         extensions=business_errors(
             **{
@@ -96,6 +115,7 @@ class TransferView(APIView):
         "404 `recipient_not_found`. Returns the sender's `transfer_out` operation; the "
         "recipient gets a matching `transfer_in`.",
     )
+    @idempotent
     def post(self, request):
         serializer = TransferInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

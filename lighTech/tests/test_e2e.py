@@ -65,7 +65,8 @@ class Server:
         self.stop()
         raise RuntimeError("gunicorn did not start within 60 s")
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Stop the server; returns what it logged."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -73,7 +74,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        if self.process.stderr.closed:
+            return ""
+        log = self.process.stderr.read().decode(errors="replace")
         self.process.stderr.close()
+        return log
 
     def call(self, method: str, path: str, body=None, token: str | None = None):
         data = None if body is None else json.dumps(body).encode()
@@ -183,3 +188,7 @@ class DatabaseDownTests(TransactionTestCase):
                 status, payload, _ = server.call(method, path, body)
                 self.assertEqual(status, 503, payload)
                 self.assertEqual(payload["errors"][0]["code"], "service_unavailable")
+        log = server.stop()
+        # An outage is logged one line per request, not one traceback per request.
+        self.assertIn("Database unavailable", log)
+        self.assertNotIn("Traceback", log)

@@ -326,11 +326,12 @@ def _move_between_locked(*, sender, recipient, amount: Decimal, description: str
 
 def _active_user(username: str):
     """The active user with this username, or None; only pk and username are loaded."""
-    # Compared as the unique index compares usernames, lower() on both sides, so this is an
-    # index probe rather than a scan of every user; the SQL is written out because building
+    # Compared as the unique index compares usernames (NFKC as registration stores them,
+    # then lower() on both sides, like User.objects.username_match), so this is an index
+    # probe rather than a scan of every user; the SQL is written out because building
     # the equivalent ORM query cost more CPU than running it.
     with connection.cursor() as cursor:
-        cursor.execute(_ACTIVE_USER, [username])
+        cursor.execute(_ACTIVE_USER, [User.normalize_username(username)])
         row = cursor.fetchone()
     return None if row is None else User.from_db(connection.alias, ["id", "username"], row)
 

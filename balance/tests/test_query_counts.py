@@ -13,7 +13,12 @@ from rest_framework.serializers import Serializer
 from authapp.models import User
 from balance import services
 from balance.models import Balance, Operation
-from balance.serializers import BalanceOutputSerializer, OperationOutputSerializer
+from balance.serializers import (
+    BalanceOutputSerializer,
+    DepositInputSerializer,
+    OperationOutputSerializer,
+    TransferInputSerializer,
+)
 from lighTech.testing import balance_of, client_for, make_user
 
 ON_POSTGRES = connection.vendor == "postgresql"
@@ -143,8 +148,8 @@ class FastPathLedgerTests(TransactionTestCase):
             self.assertEqual(by_history, by_id[::-1])
 
 
-class OutputSerializerTests(TransactionTestCase):
-    """Fields shared per class render exactly what DRF's per-instance fields render."""
+class SharedFieldsSerializerTests(TransactionTestCase):
+    """Fields shared per class render and validate exactly as DRF's per-instance fields do."""
 
     def test_shared_fields_render_like_fresh_ones(self):
         alice, bob = make_user("alice", balance="12.30"), make_user("bob")
@@ -168,6 +173,29 @@ class OutputSerializerTests(TransactionTestCase):
         self.assertEqual(
             BalanceOutputSerializer({"balance": Decimal("7.5")}).data, {"balance": "7.50"}
         )
+
+    def test_shared_fields_validate_like_fresh_ones(self):
+        bodies = [
+            {"recipient": "bob", "amount": "10.50", "description": "x"},
+            {"recipient": "bob", "amount": 0.1},
+            {"recipient": 5, "amount": "1"},
+            {"amount": "-1", "description": "y" * 256},
+            {"recipient": "b" * 151, "amount": "1.001"},
+            {"recipient": "bob", "amount": None, "description": None},
+            {},
+            {"recipient": "bob\x00", "amount": "NaN"},
+        ]
+        for serializer_class in (TransferInputSerializer, DepositInputSerializer):
+            reference = type(
+                "Reference", (Serializer,), copy.deepcopy(serializer_class._declared_fields)
+            )
+            for body in bodies:
+                with self.subTest(serializer=serializer_class.__name__, body=body):
+                    shared, fresh = serializer_class(data=body), reference(data=body)
+                    self.assertEqual(shared.is_valid(), fresh.is_valid())
+                    self.assertEqual(shared.errors, fresh.errors)
+                    if not shared.errors:
+                        self.assertEqual(shared.validated_data, fresh.validated_data)
 
 
 @skipUnless(ON_POSTGRES, FAST_PATH_ONLY)

@@ -5,6 +5,9 @@
 #   make fuzz                      schemathesis over every endpoint (FUZZ_EXAMPLES=30 per operation)
 #   make browser-test              headless Chromium on /api/docs/ and /api/redoc/ (installs chromium)
 #   make bank-test                 5-minute fault-injection bank test (BANK_TEST_ARGS to tune)
+#   make bench                     load-test gunicorn + PostgreSQL against pgbench (needs a local
+#                                  PostgreSQL; installs wrk and pgbench with apt-get if missing;
+#                                  docs/performance.md)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +17,7 @@ STAMP := $(VENV)/.requirements-installed
 TEST_ARGS ?=
 TEST_VERBOSITY ?= 1
 
-.PHONY: venv env run test lint fuzz browser-test bank-test
+.PHONY: venv env run test lint fuzz browser-test bank-test bench
 
 venv: $(STAMP)
 
@@ -53,3 +56,6 @@ BANK_TEST_ARGS ?= --clients 16 --duration 300 --worker-kills 6 --db-restarts 2
 
 bank-test: venv
 	$(VENV_PYTHON) scripts/bank_test.py $(BANK_TEST_ARGS)
+
+bench: venv env
+	$(VENV_PYTHON) bench/run.py

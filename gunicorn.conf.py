@@ -19,8 +19,15 @@ def _positive_int(name: str, default: int) -> int:
 
 # Inside a container every interface must listen, or the published port reaches nothing.
 bind = f"0.0.0.0:{_positive_int('PORT', 8000)}"
-# Sync workers are processes: more than a few on a small machine only add memory and contention.
-workers = _positive_int("WEB_CONCURRENCY", min(2 * (os.cpu_count() or 1) + 1, 4))
+# Threaded workers, one process per core: a request spends much of its time waiting for
+# PostgreSQL, and the process's other threads run meanwhile. Unlike sync workers they keep
+# HTTP connections alive, so a client does not pay a new TCP connection per request.
+# More processes only add memory and contention (measured with `make bench`,
+# docs/performance.md).
+worker_class = "gthread"
+workers = _positive_int("WEB_CONCURRENCY", os.cpu_count() or 1)
+threads = _positive_int("GUNICORN_THREADS", 4)
+keepalive = 5
 timeout = 30
 graceful_timeout = 30
 accesslog = "-"

@@ -8,3 +8,7 @@ class AuthappConfig(AppConfig):
 
     name = "authapp"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # Registers the OpenAPI extension of our authentication class.
+        from authapp import schema  # noqa: F401

@@ -15,6 +15,17 @@ def balance_get(*, user) -> Decimal:
     return ZERO if amount is None else amount
 
 
+HISTORY_FIELDS = (
+    "id",
+    "type",
+    "amount",
+    "balance_after",
+    "counterparty__username",
+    "description",
+    "created_at",
+)
+
+
 def operation_list(
     *,
     user,
@@ -30,4 +41,10 @@ def operation_list(
         operations = operations.filter(created_at__gte=created_after)
     if created_before is not None:
         operations = operations.filter(created_at__lt=created_before)
-    return operations.select_related("counterparty").order_by("-created_at", "-id")
+    # Only what the history shows: the counterparty's username, not its whole row (password
+    # hash included), and half the columns for Django to compile and PostgreSQL to send.
+    return (
+        operations.select_related("counterparty")
+        .only(*HISTORY_FIELDS)
+        .order_by("-created_at", "-id")
+    )

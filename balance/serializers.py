@@ -59,7 +59,35 @@ class MoneyOutputField(serializers.DecimalField):
         super().__init__(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
 
 
-class DepositInputSerializer(serializers.Serializer):
+class SharedFieldsSerializer(serializers.Serializer):
+    """A serializer whose fields are built and bound once per class, not once per instance.
+
+    DRF deep-copies every declared field for each serializer instance; for one money request
+    those copies cost more CPU than validating the input and rendering the answer together
+    (docs/performance.md). The fields of these serializers keep no per-request state and read
+    no context (validation errors travel in exceptions), so one bound set per class serves
+    every request and thread; validation and rendering are DRF's, field by field.
+    """
+
+    _shared: dict[type, list[serializers.Field]] = {}  # one list per subclass
+
+    def _shared_fields(self) -> list[serializers.Field]:
+        fields = SharedFieldsSerializer._shared.get(type(self))
+        if fields is None:
+            fields = list(type(self)().fields.values())
+            SharedFieldsSerializer._shared[type(self)] = fields
+        return fields
+
+    @property
+    def _readable_fields(self):
+        return [field for field in self._shared_fields() if not field.write_only]
+
+    @property
+    def _writable_fields(self):
+        return [field for field in self._shared_fields() if not field.read_only]
+
+
+class DepositInputSerializer(SharedFieldsSerializer):
     """Deposit or withdrawal input."""
 
     amount = AmountField()
@@ -76,13 +104,13 @@ class TransferInputSerializer(DepositInputSerializer):
     recipient = StrictCharField(max_length=150)
 
 
-class BalanceOutputSerializer(serializers.Serializer):
+class BalanceOutputSerializer(SharedFieldsSerializer):
     """The caller's balance."""
 
     balance = MoneyOutputField()
 
 
-class OperationOutputSerializer(serializers.Serializer):
+class OperationOutputSerializer(SharedFieldsSerializer):
     """One ledger row as the owner sees it."""
 
     id = serializers.CharField()

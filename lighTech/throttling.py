@@ -93,13 +93,17 @@ class WindowThrottle(BaseThrottle):
     def _count(self, key: str) -> int:
         return int(caches[settings.THROTTLE_CACHE_ALIAS].get(key) or 0)
 
+    def _used(self, key: str) -> int:
+        """Requests of this window, this one included."""
+        return self._hit(key)
+
     def allow_request(self, request, view) -> bool:
         ident = self.get_ident_key(request, view)
         if ident is None:
             return True
         now = time.time()
         try:
-            count = self._hit(self._key(ident, now))
+            count = self._used(self._key(ident, now))
         except Exception as exc:
             _log_outage(exc)
             return True
@@ -147,20 +151,9 @@ class LoginFailureThrottle(WindowThrottle):
         # Usernames are unique ignoring case, so `Alice` and `alice` share one counter.
         return username.strip().casefold()[:150]
 
-    def allow_request(self, request, view) -> bool:
-        ident = self.get_ident_key(request, view)
-        if ident is None:
-            return True
-        now = time.time()
-        try:
-            count = self._count(self._key(ident, now))
-        except Exception as exc:
-            _log_outage(exc)
-            return True
-        if count >= self.num_requests:
-            self._set_wait(now)
-            return False
-        return True
+    def _used(self, key: str) -> int:
+        # Only failures are counted (record_failure), and this attempt may be the next one.
+        return self._count(key) + 1
 
     def record_failure(self, request, view) -> None:
         """Count one failed login for the username in the request."""

@@ -3,7 +3,7 @@
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 from rest_framework.request import Request
@@ -11,6 +11,20 @@ from rest_framework.utils.urls import replace_query_param
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+
+
+def to_utc(moment: datetime) -> datetime:
+    """The same instant in UTC (naive means UTC); ValueError if it falls outside years 1-9999.
+
+    PostgreSQL refuses UTC offsets beyond +-15:59 that Python accepts (+20:02), so every moment
+    is sent to the database in UTC.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
 
 
 class Cursor:
@@ -32,6 +46,9 @@ class Cursor:
             created_at, pk, reverse = json.loads(base64.urlsafe_b64decode(padded.encode()))
             moment = datetime.fromisoformat(created_at)
             if moment.tzinfo is None or not isinstance(pk, int) or reverse not in (0, 1):
+                raise ValueError("bad cursor")
+            moment = to_utc(moment)
+            if isinstance(pk, bool):
                 raise ValueError("bad cursor")
             if not -(2**63) <= pk < 2**63:
                 raise ValueError("bad cursor")

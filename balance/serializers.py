@@ -1,6 +1,6 @@
 """Request and response shapes of the balance API."""
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -16,7 +16,7 @@ from balance.money import (
     AmountError,
     parse_amount,
 )
-from balance.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor
+from balance.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, to_utc
 from lighTech.fields import StrictCharField
 
 
@@ -145,11 +145,9 @@ class MomentField(serializers.Field):
                 if day is None:
                     self.fail("invalid")
                 moment = datetime.combine(day, time.min)
+            return to_utc(moment)
         except ValueError:
             self.fail("invalid")
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment
 
     def to_representation(self, value: date):
         return value.isoformat()

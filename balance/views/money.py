@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from balance import services
 from balance.idempotency import (
+    HEADER,
     IDEMPOTENCY_KEY_PARAMETER,
     IdempotencyConflictResponseSerializer,
     idempotent,
@@ -26,6 +27,9 @@ amount_errors = extend_validation_errors(
     ["invalid", "min_value", "max_value", "max_decimal_places"], field_name="amount"
 )
 
+# A malformed Idempotency-Key header is a validation error named after the header.
+key_errors = extend_validation_errors(["invalid"], field_name=HEADER)
+
 _AMOUNT_RULES = (
     '`amount` is a positive decimal with at most two places, as a string (`"10.50"`) or a '
     "JSON number; zero, negatives, more places, NaN/Infinity and non-numbers answer 400 and "
@@ -34,6 +38,7 @@ _AMOUNT_RULES = (
 
 
 @amount_errors
+@key_errors
 class DepositView(APIView):
     """Add money to the caller's balance."""
 
@@ -66,6 +71,7 @@ class DepositView(APIView):
 
 
 @amount_errors
+@key_errors
 class WithdrawView(APIView):
     """Take money out of the caller's balance."""
 
@@ -91,6 +97,7 @@ class WithdrawView(APIView):
 
 
 @amount_errors
+@key_errors
 class TransferView(APIView):
     """Send money to another user."""
 

@@ -123,6 +123,29 @@ class SchemaConformanceTests(TestCase):
         self.assertEqual(response.json()["errors"][0]["code"], "recipient_not_found")
         self.assertNothingMoved()
 
+    def test_bad_idempotency_keys_conform(self):
+        # Found: the 400 for a malformed Idempotency-Key named an attr the schema did not list.
+        for key in ("", "x" * 256, "tab\there"):
+            for path in ("/api/balance/v1/deposit/", "/api/balance/v1/withdraw/"):
+                with self.subTest(key=key[:10], path=path):
+                    response = self.call(
+                        "POST", path, 400, body={"amount": "1.00"}, headers={"Idempotency-Key": key}
+                    )
+                    self.assertEqual(response.json()["errors"][0]["attr"], "Idempotency-Key")
+        self.assertNothingMoved()
+
+    def test_moments_with_offsets_postgresql_refuses_are_answered(self):
+        # Found: ?created_after=2000-01-01T00:30:13+20:02 was a 500 (PostgreSQL's offsets end at
+        # +-15:59); moments are now sent in UTC, and those outside years 1-9999 in UTC are a 400.
+        url = "/api/balance/v1/operations/"
+        for moment in ("2000-01-01T00:30:13+20:02", "2000-01-01T00:30:13-23:59"):
+            with self.subTest(moment=moment):
+                self.call("GET", url, 200, query={"created_after": moment})
+                self.call("GET", url, 200, query={"created_before": moment})
+        for moment in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
+            with self.subTest(moment=moment):
+                self.call("GET", url, 400, query={"created_after": moment})
+
     def test_operation_filters_refuse_empty_and_bad_values(self):
         # Found: `?type=` was taken as "no filter"; cursor errors were not in the schema.
         for query in (

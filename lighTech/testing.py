@@ -1,7 +1,9 @@
 """Helpers shared by the test suites: users with balances and authenticated API clients."""
 
+import threading
 from decimal import Decimal
 
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -37,3 +39,33 @@ def ledger_snapshot() -> tuple:
     balances = tuple(Balance.objects.order_by("pk").values_list("pk", "amount"))
     operations = tuple(Operation.objects.order_by("pk").values_list("pk", "balance_after"))
     return balances, operations
+
+
+def in_threads(jobs, *, threads: int) -> list:
+    """Run the callables on real threads released together; return their results in order."""
+    barrier = threading.Barrier(threads)
+    results: list = [None] * len(jobs)
+    queue = list(enumerate(jobs))
+    lock = threading.Lock()
+
+    def worker():
+        barrier.wait()
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    index, job = queue.pop()
+                try:
+                    results[index] = job()
+                except Exception as exc:  # every unexpected outcome is reported, not lost
+                    results[index] = exc
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=180)
+    return results

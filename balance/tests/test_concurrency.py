@@ -1,54 +1,32 @@
 """Real threads against PostgreSQL: no overdraft, no lost update, no deadlock, money conserved."""
 
 import random
-import threading
 from collections import Counter
 from decimal import Decimal
 from unittest import skipUnless
 
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test import TransactionTestCase
 
 from balance import services
 from balance.exceptions import InsufficientFunds
 from balance.models import Balance, Operation
-from lighTech.testing import make_user
+from lighTech.testing import in_threads, make_user
 
 ON_POSTGRES = connection.vendor == "postgresql"
 SKIP_REASON = "row locks (select_for_update) are only real on PostgreSQL; CI runs these there"
 
 
 def run_in_threads(jobs, *, threads: int = 8):
-    """Run each callable on a pool of real threads, each with its own connection."""
-    barrier = threading.Barrier(threads)
-    outcomes, lock = [], threading.Lock()
-    queue = list(jobs)
-
-    def worker():
-        barrier.wait()
-        try:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    job = queue.pop()
-                try:
-                    result = ("ok", job())
-                except InsufficientFunds:
-                    result = ("insufficient_funds", None)
-                except Exception as exc:
-                    result = ("error", repr(exc))
-                with lock:
-                    outcomes.append(result)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(timeout=120)
+    """Run the jobs on real threads; each outcome is ok, insufficient_funds or error."""
+    outcomes = []
+    for result in in_threads(jobs, threads=threads):
+        if isinstance(result, InsufficientFunds):
+            outcomes.append(("insufficient_funds", None))
+        elif isinstance(result, Exception):
+            outcomes.append(("error", repr(result)))
+        else:
+            outcomes.append(("ok", result))
     return outcomes
 
 

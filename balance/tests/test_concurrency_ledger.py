@@ -2,7 +2,6 @@
 
 import json
 import random
-import threading
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -19,6 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from authapp.models import User
 from balance import services
 from balance.models import Balance, IdempotencyKey, Operation
+from lighTech.testing import in_threads
 
 ON_POSTGRES = connection.vendor == "postgresql"
 SKIP_REASON = "row locks (select_for_update) are only real on PostgreSQL; CI runs these there"
@@ -31,36 +31,6 @@ def make_user(username: str, balance: str = "0.00") -> User:
     if Decimal(balance):
         services.deposit(user=user, amount=Decimal(balance))
     return user
-
-
-def in_threads(jobs, *, threads: int) -> list:
-    """Run the callables on real threads released together; return their results in order."""
-    barrier = threading.Barrier(threads)
-    results: list = [None] * len(jobs)
-    queue = list(enumerate(jobs))
-    lock = threading.Lock()
-
-    def worker():
-        barrier.wait()
-        try:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    index, job = queue.pop()
-                try:
-                    results[index] = job()
-                except Exception as exc:  # every unexpected outcome is reported, not lost
-                    results[index] = exc
-        finally:
-            connection.close()
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(timeout=180)
-    return results
 
 
 class LedgerAssertions:

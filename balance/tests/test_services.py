@@ -1,6 +1,7 @@
 """Services directly: ledger rows, balances, first-use balances, and refusals that write nothing."""
 
 from decimal import Decimal
+from unittest import skipUnless
 
 from django.db import IntegrityError, connection, transaction
 from django.test import TestCase
@@ -39,6 +40,17 @@ class ServiceTests(TestCase):
         with self.assertRaises(RecipientNotFound):
             services.transfer(sender=self.alice, recipient_username="nobody", amount=Decimal("1"))
         self.assertEqual(ledger_snapshot(), before)
+
+    @skipUnless(connection.vendor == "postgresql", "SQLite's lower() only folds ASCII letters")
+    def test_names_that_only_casefold_equates_are_different_users(self):
+        # "ss" and "ß" are distinct usernames under the lower() unique index; a casefold()
+        # comparison once refused this transfer as a transfer to oneself.
+        sender = make_user("ss", balance="5.00")
+        recipient = make_user("\u00df")
+        services.transfer(sender=sender, recipient_username="\u00df", amount=Decimal("1"))
+        self.assertEqual(balance_of(recipient), Decimal("1.00"))
+        with self.assertRaises(SelfTransfer):
+            services.transfer(sender=sender, recipient_username=" SS ", amount=Decimal("1"))
 
     def test_superuser_without_balance_gets_one_on_first_use(self):
         admin = User.objects.create_superuser("root", "root@example.com", "x-Strong-pass-9")

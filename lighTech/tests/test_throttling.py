@@ -161,7 +161,7 @@ class RedisThrottleTests(ThrottleTestsMixin, TestCase):
     def cache_settings():
         return redis_cache(REDIS_URL)
 
-    def test_counter_is_one_pipelined_round_trip_with_an_expiry(self):
+    def test_counter_is_one_round_trip_with_an_expiry(self):
         from django.core.cache import cache
 
         throttle = throttling.MoneyUserThrottle()
@@ -181,7 +181,7 @@ class RedisThrottleTests(ThrottleTestsMixin, TestCase):
             self.assertEqual(throttle._hit(key), 2)
         finally:
             client.connection_pool.get_connection = original
-        # One connection checkout (one pipelined round trip) per counted request.
+        # One connection checkout (one command, one round trip) per counted request.
         self.assertEqual(len(sent), 2)
         self.assertTrue(0 < client.ttl(redis_key) <= throttle.duration + 1)
 

@@ -17,6 +17,7 @@ from balance.exceptions import (
 )
 from balance.models import Balance, Operation
 from balance.money import MONEY_MAX, SQLITE_MONEY_MAX
+from lighTech.db import PreparedStatement
 
 User = get_user_model()
 T = TypeVar("T")
@@ -24,45 +25,120 @@ T = TypeVar("T")
 _BALANCE = Balance._meta.db_table
 _OPERATION = Operation._meta.db_table
 
-# On PostgreSQL a money request runs as hand-written SQL: its round trips and the ORM's work
-# around them were most of its cost (docs/performance.md). The guarantees are those of the
-# locked read-then-write that SQLite still uses below:
+# On PostgreSQL a money request is one hand-written SQL statement, prepared once per
+# connection (lighTech.db) and run outside any explicit transaction: PostgreSQL runs a single
+# statement atomically (all of it or none of it), so atomic() would only add BEGIN and COMMIT
+# round trips. Round trips, planning and the ORM's work around them were most of a request's
+# cost (docs/performance.md). Called inside a caller's transaction (an Idempotency-Key's),
+# the statement simply joins it. The guarantees are those of the locked read-then-write that
+# SQLite still uses below:
 # - The UPDATE checks the new balance against the column's range and changes it in one step,
 #   under the row lock it takes; after waiting for a lock PostgreSQL re-checks the condition
 #   on the latest row version, so two requests can never both spend the same money.
 # - Zero rows updated means the check failed or the user has no balance row yet.
-_UPDATE = f"""
-    UPDATE {_BALANCE} SET amount = amount + %(delta)s
-    WHERE user_id = %(user)s AND amount + %(delta)s BETWEEN 0 AND %(max)s
-"""  # noqa: S608 - table names come from the models, values are parameters
-_CHANGE = _UPDATE + " RETURNING amount"
-# The last balance change and the ledger rows in one statement. The INSERT reads the UPDATE's
-# result, so the operation ids (nextval) and created_at (clock_timestamp(): the database's
-# clock, read once the row is locked) are taken while the owner's row is locked: per owner, id
-# order is the order of the balance changes and created_at never goes backwards along it.
-# An entry whose balance_after is NULL takes the balance this statement produced.
-_CHANGE_AND_RECORD = f"""
-    WITH changed AS ({_UPDATE} RETURNING amount, clock_timestamp() AS at)
-    INSERT INTO {_OPERATION} (owner_id, type, amount, balance_after, counterparty_id,
-                              transfer_id, description, created_at)
-    SELECT entry.owner_id, entry.type, %(amount)s,
-           coalesce(entry.balance_after, changed.amount), entry.counterparty_id,
-           %(transfer_id)s::uuid, %(description)s, changed.at
-    FROM changed,
-         unnest(%(owners)s::bigint[], %(types)s::varchar[], %(counterparties)s::bigint[],
-                %(afters)s::numeric[])
-           WITH ORDINALITY AS entry(owner_id, type, counterparty_id, balance_after, n)
-    ORDER BY entry.n
+# - The ledger INSERT reads the UPDATE's result, so the operation ids (nextval) and created_at
+#   (clock_timestamp(): the database's clock, read once the row is locked) are taken while the
+#   owner's row is locked: per owner, id order is the order of the balance changes and
+#   created_at never goes backwards along it.
+_CHANGE_AND_RECORD = PreparedStatement(
+    "balance_change_and_record",
+    f"""
+    WITH changed AS (
+        UPDATE {_BALANCE} SET amount = amount + %(delta)s
+        WHERE user_id = %(user)s AND amount + %(delta)s BETWEEN 0 AND %(max)s
+        RETURNING amount, clock_timestamp() AS at
+    )
+    INSERT INTO {_OPERATION} (owner_id, type, amount, balance_after, description, created_at)
+    SELECT %(user)s, %(type)s, %(amount)s, changed.amount, %(description)s, changed.at
+    FROM changed
     RETURNING id, balance_after, created_at
-"""  # noqa: S608 - table names come from the models, values are parameters
+    """,  # noqa: S608 - table names come from the models, values are parameters
+    types={
+        "delta": "numeric",
+        "user": "bigint",
+        "max": "numeric",
+        "type": "text",
+        "amount": "numeric",
+        "description": "text",
+    },
+)
 
-_ACTIVE_USER = f"""
-    SELECT id, username FROM {User._meta.db_table}
-    WHERE lower(username) = lower(%s) AND is_active
-"""  # noqa: S608 - the table name comes from the model, the value is a parameter
-
-# (owner, type, counterparty, balance_after or None) of one ledger row to write.
-Entry = tuple[int, str, int | None, Decimal | None]
+# A transfer in one statement: find the recipient as the unique index compares names (the
+# parameter is NFKC-normalized like stored names, lower() on both sides), lock both balances
+# in primary-key order (LockRows over the pk index scan), so A->B and B->A queue on the same
+# first row instead of deadlocking, and only then check and move both. Nothing is locked when
+# the recipient is unknown or is the sender.
+# - The checked amounts are the locked rows' latest versions (READ COMMITTED re-reads a row
+#   changed since the statement began), and the new amounts are computed from them, not from
+#   the UPDATE's own scan: that scan reads the versions the statement's snapshot sees, and
+#   PostgreSQL checks constraints on a row computed from such a version before it moves on to
+#   the newer, locked one (a sender credited since the statement began would fail
+#   balance >= 0 on a stale amount).
+# - Both legs or neither: if the UPDATE ever changed one row only, balance_after would be
+#   NULL and its NOT NULL constraint would abort the whole statement.
+# The last SELECT always returns one row: who the recipient is, both locked amounts (NULL for
+# a missing balance row) and, when the money moved, the sender's ledger row.
+_TRANSFER = PreparedStatement(
+    "balance_transfer",
+    f"""
+    WITH recipient AS MATERIALIZED (
+        SELECT id, username FROM {User._meta.db_table}
+        WHERE lower(username) = lower(%(recipient)s) AND is_active
+    ),
+    locked AS MATERIALIZED (
+        SELECT user_id, amount FROM {_BALANCE}
+        WHERE user_id IN (%(sender)s, (SELECT id FROM recipient))
+          AND EXISTS (SELECT FROM recipient WHERE id <> %(sender)s)
+        ORDER BY user_id
+        FOR UPDATE
+    ),
+    verdict AS MATERIALIZED (
+        SELECT recipient.id AS recipient_id, recipient.username AS recipient_username,
+               (SELECT amount FROM locked WHERE user_id = %(sender)s) AS sender_amount,
+               (SELECT amount FROM locked WHERE user_id = recipient.id) AS recipient_amount
+        FROM (SELECT) AS one LEFT JOIN recipient ON true
+    ),
+    moved AS (
+        UPDATE {_BALANCE} AS balance
+        SET amount = locked.amount
+                     + CASE WHEN locked.user_id = %(sender)s THEN -%(amount)s ELSE %(amount)s END
+        FROM locked, verdict
+        WHERE balance.user_id = locked.user_id
+          AND verdict.recipient_id <> %(sender)s
+          AND verdict.sender_amount >= %(amount)s
+          AND verdict.recipient_amount <= %(max)s - %(amount)s
+        RETURNING balance.user_id, balance.amount, clock_timestamp() AS at
+    ),
+    recorded AS (
+        INSERT INTO {_OPERATION} (owner_id, type, amount, balance_after, counterparty_id,
+                                  transfer_id, description, created_at)
+        SELECT moved.user_id,
+               CASE WHEN moved.user_id = %(sender)s THEN %(out)s ELSE %(in)s END,
+               %(amount)s,
+               CASE WHEN count(*) OVER () = 2 THEN moved.amount END,
+               CASE WHEN moved.user_id = %(sender)s THEN verdict.recipient_id
+                    ELSE %(sender)s END,
+               %(transfer_id)s, %(description)s, max(moved.at) OVER ()
+        FROM moved CROSS JOIN verdict
+        ORDER BY moved.user_id <> %(sender)s
+        RETURNING id, owner_id, balance_after, created_at
+    )
+    SELECT verdict.recipient_id, verdict.recipient_username,
+           verdict.sender_amount, verdict.recipient_amount,
+           recorded.id, recorded.balance_after, recorded.created_at
+    FROM verdict LEFT JOIN recorded ON recorded.owner_id = %(sender)s
+    """,  # noqa: S608 - table names come from the models, values are parameters
+    types={
+        "recipient": "text",
+        "sender": "bigint",
+        "amount": "numeric",
+        "max": "numeric",
+        "out": "text",
+        "in": "text",
+        "transfer_id": "uuid",
+        "description": "text",
+    },
+)
 
 
 class _BalanceMissing(Exception):
@@ -88,88 +164,22 @@ def _balance_limit() -> Decimal:
     return MONEY_MAX if connection.vendor == "postgresql" else SQLITE_MONEY_MAX
 
 
-# --- PostgreSQL: one UPDATE ... RETURNING per balance, the ledger rows in the last one -------
+# --- PostgreSQL: one statement per money request -----------------------------------------
 
 
-def _change(cursor, *, user_id: int, delta: Decimal) -> Decimal | None:
-    """Move one balance by delta under its row lock; None if refused or missing."""
-    cursor.execute(_CHANGE, {"delta": delta, "user": user_id, "max": MONEY_MAX})
-    row = cursor.fetchone()
-    return None if row is None else row[0]
-
-
-def _change_and_record(
-    cursor,
-    *,
-    user_id: int,
-    delta: Decimal,
-    amount: Decimal,
-    entries: list[Entry],
-    description: str,
-    transfer_id: uuid.UUID | None = None,
-) -> list[Operation] | None:
-    """Move one balance and write the ledger rows; None (nothing written) if refused."""
-    owners, types, counterparties, afters = (list(column) for column in zip(*entries, strict=True))
-    cursor.execute(
-        _CHANGE_AND_RECORD,
-        {
-            "delta": delta,
-            "user": user_id,
-            "max": MONEY_MAX,
-            "amount": amount,
-            "transfer_id": None if transfer_id is None else str(transfer_id),
-            "description": description,
-            "owners": owners,
-            "types": types,
-            "counterparties": counterparties,
-            "afters": afters,
-        },
-    )
-    rows = cursor.fetchall()
-    if not rows:
-        return None
-    operations = []
-    for (pk, balance_after, created_at), (owner_id, kind, counterparty_id, _) in zip(
-        rows, entries, strict=True
-    ):
-        operation = Operation(
-            id=pk,
-            owner_id=owner_id,
-            type=kind,
-            amount=amount,
-            balance_after=balance_after,
-            counterparty_id=counterparty_id,
-            transfer_id=transfer_id,
-            description=description,
-            created_at=created_at,
-        )
-        operation._state.adding = False
-        operation._state.db = connection.alias
-        operations.append(operation)
-    return operations
-
-
-def _refusal(*, user_id: int, delta: Decimal) -> Exception:
-    """Why an UPDATE changed no row: not enough money, over the limit, or no balance yet."""
-    if delta < 0:
-        # A missing balance is a zero balance: there is nothing to take.
-        return InsufficientFunds()
-    if Balance.objects.filter(pk=user_id).exists():
-        return BalanceLimitExceeded()
-    return _BalanceMissing(user_id)
-
-
-def _holds_at_least(user_id: int, amount: Decimal) -> bool:
-    """Whether the user's committed balance covers amount (no lock: it only picks an error)."""
-    held = Balance.objects.filter(pk=user_id).values_list("amount", flat=True).first()
-    return held is not None and held >= amount
+def _operation(**fields) -> Operation:
+    """The Operation a statement just stored, built from its values and RETURNING columns."""
+    operation = Operation(**fields)
+    operation._state.adding = False
+    operation._state.db = connection.alias
+    return operation
 
 
 def _opening_missing_balance(attempt: Callable[[], T]) -> T:
     """Run the attempt; if it credited a user without a balance row, open one and retry.
 
-    The row is created after the attempt rolled back, with no balance locked, so creating it
-    never waits on a lock that a concurrent transfer holds.
+    The attempt changed nothing, and the row is created with no balance locked, so creating
+    it never waits on a lock that a concurrent transfer holds.
     """
     try:
         return attempt()
@@ -181,58 +191,99 @@ def _opening_missing_balance(attempt: Callable[[], T]) -> T:
 
 
 def _move_one(*, user, delta: Decimal, kind: str, description: str) -> Operation:
-    """One balance change and its ledger row: one statement, in one transaction."""
+    """One balance change and its ledger row: one statement, atomic by itself."""
 
     def attempt() -> Operation:
-        with transaction.atomic(), connection.cursor() as cursor:
-            operations = _change_and_record(
+        with connection.cursor() as cursor:
+            _CHANGE_AND_RECORD.execute(
                 cursor,
-                user_id=user.pk,
-                delta=delta,
-                amount=abs(delta),
-                entries=[(user.pk, kind, None, None)],
-                description=description,
+                {
+                    "delta": delta,
+                    "user": user.pk,
+                    "max": MONEY_MAX,
+                    "type": kind,
+                    "amount": abs(delta),
+                    "description": description,
+                },
             )
-            if operations is None:
-                raise _refusal(user_id=user.pk, delta=delta)
-            return operations[0]
+            row = cursor.fetchone()
+        if row is None:
+            if delta < 0:
+                # A missing balance is a zero balance: there is nothing to take.
+                raise InsufficientFunds()
+            if Balance.objects.filter(pk=user.pk).exists():
+                raise BalanceLimitExceeded()
+            raise _BalanceMissing(user.pk)
+        pk, balance_after, created_at = row
+        return _operation(
+            id=pk,
+            owner_id=user.pk,
+            type=kind,
+            amount=abs(delta),
+            balance_after=balance_after,
+            description=description,
+            created_at=created_at,
+        )
 
     return _opening_missing_balance(attempt)
 
 
-def _move_between(*, sender, recipient, amount: Decimal, description: str) -> Operation:
-    """Both balances and both ledger rows of a transfer: two statements, one transaction."""
-    deltas = {sender.pk: -amount, recipient.pk: amount}
-    # The rows are locked in primary-key order, so A->B and B->A queue on the same first row
-    # instead of deadlocking.
-    first, second = sorted(deltas)
+def _transfer_one_statement(
+    *, sender, recipient_name: str, amount: Decimal, description: str
+) -> Operation:
+    """Both balances and both ledger rows of a transfer: one statement, atomic by itself."""
     transfer_id = uuid.uuid4()
 
     def attempt() -> Operation:
-        with transaction.atomic(), connection.cursor() as cursor:
-            first_after = _change(cursor, user_id=first, delta=deltas[first])
-            if first_after is None:
-                if first == recipient.pk and not _holds_at_least(sender.pk, amount):
-                    # The recipient's credit was refused before the sender was debited;
-                    # missing funds are the answer, as when the sender's row comes first.
-                    raise InsufficientFunds()
-                raise _refusal(user_id=first, delta=deltas[first])
-            after = {first: first_after, second: None}
-            operations = _change_and_record(
+        with connection.cursor() as cursor:
+            _TRANSFER.execute(
                 cursor,
-                user_id=second,
-                delta=deltas[second],
-                amount=amount,
-                entries=[
-                    (sender.pk, Operation.Type.TRANSFER_OUT, recipient.pk, after[sender.pk]),
-                    (recipient.pk, Operation.Type.TRANSFER_IN, sender.pk, after[recipient.pk]),
-                ],
-                description=description,
-                transfer_id=transfer_id,
+                {
+                    "recipient": recipient_name,
+                    "sender": sender.pk,
+                    "amount": amount,
+                    "max": MONEY_MAX,
+                    "out": Operation.Type.TRANSFER_OUT,
+                    "in": Operation.Type.TRANSFER_IN,
+                    "transfer_id": str(transfer_id),
+                    "description": description,
+                },
             )
-            if operations is None:
-                raise _refusal(user_id=second, delta=deltas[second])
-            return operations[0]
+            (
+                recipient_id,
+                recipient_username,
+                sender_amount,
+                recipient_amount,
+                pk,
+                balance_after,
+                created_at,
+            ) = cursor.fetchone()
+        # The refusals in the order the locked path checks them.
+        if recipient_id is None:
+            raise RecipientNotFound()
+        if recipient_id == sender.pk:
+            raise SelfTransfer()
+        if pk is None:
+            if sender_amount is None or sender_amount < amount:
+                raise InsufficientFunds()
+            if recipient_amount is None:
+                raise _BalanceMissing(recipient_id)
+            raise BalanceLimitExceeded()
+        outgoing = _operation(
+            id=pk,
+            owner_id=sender.pk,
+            type=Operation.Type.TRANSFER_OUT,
+            amount=amount,
+            balance_after=balance_after,
+            counterparty_id=recipient_id,
+            transfer_id=transfer_id,
+            description=description,
+            created_at=created_at,
+        )
+        outgoing.counterparty = User.from_db(
+            connection.alias, ["id", "username"], (recipient_id, recipient_username)
+        )
+        return outgoing
 
     return _opening_missing_balance(attempt)
 
@@ -324,18 +375,6 @@ def _move_between_locked(*, sender, recipient, amount: Decimal, description: str
     return outgoing
 
 
-def _active_user(username: str):
-    """The active user with this username, or None; only pk and username are loaded."""
-    # Compared as the unique index compares usernames (NFKC as registration stores them,
-    # then lower() on both sides, like User.objects.username_match), so this is an index
-    # probe rather than a scan of every user; the SQL is written out because building
-    # the equivalent ORM query cost more CPU than running it.
-    with connection.cursor() as cursor:
-        cursor.execute(_ACTIVE_USER, [User.normalize_username(username)])
-        row = cursor.fetchone()
-    return None if row is None else User.from_db(connection.alias, ["id", "username"], row)
-
-
 # --- the services -----------------------------------------------------------------------------
 
 
@@ -357,12 +396,18 @@ def transfer(
     """Move money from the sender to an active user; returns the sender's ledger row."""
     # Who the recipient is, and so whether it is the sender, is decided by the same lookup
     # the unique index makes: "ss" and "ß" are two users even though casefold() equates them.
-    recipient = _active_user(recipient_username.strip())
+    name = User.normalize_username(recipient_username.strip())
+    if _fast():
+        return _transfer_one_statement(
+            sender=sender, recipient_name=name, amount=amount, description=description
+        )
+    recipient = User.objects.username_match(name).filter(is_active=True).only("username").first()
     if recipient is None:
         raise RecipientNotFound()
     if recipient.pk == sender.pk:
         raise SelfTransfer()
-    move = _move_between if _fast() else _move_between_locked
-    outgoing = move(sender=sender, recipient=recipient, amount=amount, description=description)
+    outgoing = _move_between_locked(
+        sender=sender, recipient=recipient, amount=amount, description=description
+    )
     outgoing.counterparty = recipient
     return outgoing

@@ -102,7 +102,8 @@ CONN_MAX_AGE = env_int("DJANGO_CONN_MAX_AGE", 60)
 if env_str("POSTGRES_DB"):
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.postgresql",
+            # Django's backend with a cheaper per-request health check (lighTech/postgresql).
+            "ENGINE": "lighTech.postgresql",
             "NAME": env_str("POSTGRES_DB"),
             "USER": env_str("POSTGRES_USER", "postgres"),
             "PASSWORD": env_str("POSTGRES_PASSWORD"),

@@ -86,6 +86,34 @@ class ConcurrencyTests(TransactionTestCase):
         self.assertEqual(Balance.objects.get(pk=bob.pk).amount, Decimal("900.00"))
         self.assert_ledger_consistent()
 
+    def test_transfers_out_of_an_account_being_credited_use_its_latest_balance(self):
+        # Regression: the one-statement transfer once computed the sender's new balance from
+        # the version its snapshot saw; a credit committed in between made PostgreSQL's
+        # CHECK (amount >= 0) fail on that stale amount, so a covered transfer errored.
+        poor = make_user("poor")
+        payer = make_user("payer", balance="1000.00")
+        sink = make_user("sink")
+        jobs = []
+        for _ in range(60):
+            jobs.append(
+                lambda: services.transfer(
+                    sender=payer, recipient_username="poor", amount=Decimal("1.00")
+                )
+            )
+            jobs.append(
+                lambda: services.transfer(
+                    sender=poor, recipient_username="sink", amount=Decimal("1.00")
+                )
+            )
+        outcomes = run_in_threads(jobs, threads=12)
+        counts = Counter(kind for kind, _ in outcomes)
+        self.assertEqual(counts["error"], 0, [o for o in outcomes if o[0] == "error"][:3])
+        self.assertEqual(counts["ok"] + counts["insufficient_funds"], 120)
+        moved_out = Operation.objects.filter(owner=poor, type="transfer_out").count()
+        self.assertEqual(Balance.objects.get(pk=poor.pk).amount, Decimal(60 - moved_out))
+        self.assertEqual(Balance.objects.get(pk=sink.pk).amount, Decimal(moved_out))
+        self.assert_ledger_consistent()
+
     def test_money_is_conserved_under_mixed_load(self):
         users = [make_user(f"user{i}", balance="100.00") for i in range(6)]
         rng = random.Random(42)

@@ -35,7 +35,10 @@ _OPERATION = Operation._meta.db_table
 # - The UPDATE checks the new balance against the column's range and changes it in one step,
 #   under the row lock it takes; after waiting for a lock PostgreSQL re-checks the condition
 #   on the latest row version, so two requests can never both spend the same money.
-# - Zero rows updated means the check failed or the user has no balance row yet.
+# - Zero rows updated means the check failed or the user has no balance row yet; which one
+#   is told by the same statement (its snapshot sees the row or not), never by a later
+#   query: a row another request created meanwhile would turn "no row yet" into a false
+#   "over the limit".
 # - The ledger INSERT reads the UPDATE's result, so the operation ids (nextval) and created_at
 #   (clock_timestamp(): the database's clock, read once the row is locked) are taken while the
 #   owner's row is locked: per owner, id order is the order of the balance changes and
@@ -47,11 +50,17 @@ _CHANGE_AND_RECORD = PreparedStatement(
         UPDATE {_BALANCE} SET amount = amount + %(delta)s
         WHERE user_id = %(user)s AND amount + %(delta)s BETWEEN 0 AND %(max)s
         RETURNING amount, clock_timestamp() AS at
+    ),
+    recorded AS (
+        INSERT INTO {_OPERATION} (owner_id, type, amount, balance_after, description,
+                                  created_at)
+        SELECT %(user)s, %(type)s, %(amount)s, changed.amount, %(description)s, changed.at
+        FROM changed
+        RETURNING id, balance_after, created_at
     )
-    INSERT INTO {_OPERATION} (owner_id, type, amount, balance_after, description, created_at)
-    SELECT %(user)s, %(type)s, %(amount)s, changed.amount, %(description)s, changed.at
-    FROM changed
-    RETURNING id, balance_after, created_at
+    SELECT EXISTS (SELECT FROM {_BALANCE} WHERE user_id = %(user)s),
+           recorded.id, recorded.balance_after, recorded.created_at
+    FROM (SELECT) AS one LEFT JOIN recorded ON true
     """,  # noqa: S608 - table names come from the models, values are parameters
     types={
         "delta": "numeric",
@@ -206,15 +215,14 @@ def _move_one(*, user, delta: Decimal, kind: str, description: str) -> Operation
                     "description": description,
                 },
             )
-            row = cursor.fetchone()
-        if row is None:
+            held, pk, balance_after, created_at = cursor.fetchone()
+        if pk is None:
             if delta < 0:
                 # A missing balance is a zero balance: there is nothing to take.
                 raise InsufficientFunds()
-            if Balance.objects.filter(pk=user.pk).exists():
+            if held:
                 raise BalanceLimitExceeded()
             raise _BalanceMissing(user.pk)
-        pk, balance_after, created_at = row
         return _operation(
             id=pk,
             owner_id=user.pk,

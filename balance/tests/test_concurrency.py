@@ -8,6 +8,7 @@ from unittest import skipUnless
 from django.db import connection
 from django.test import TransactionTestCase
 
+from authapp.models import User
 from balance import services
 from balance.exceptions import InsufficientFunds
 from balance.models import Balance, Operation
@@ -112,6 +113,20 @@ class ConcurrencyTests(TransactionTestCase):
         moved_out = Operation.objects.filter(owner=poor, type="transfer_out").count()
         self.assertEqual(Balance.objects.get(pk=poor.pk).amount, Decimal(60 - moved_out))
         self.assertEqual(Balance.objects.get(pk=sink.pk).amount, Decimal(moved_out))
+        self.assert_ledger_consistent()
+
+    def test_concurrent_first_deposits_of_a_user_without_a_balance_row_all_succeed(self):
+        # Regression: a deposit that found no row asked afterwards whether the row existed;
+        # a row opened meanwhile by a concurrent first deposit made that a false 400
+        # balance_limit_exceeded. Users made outside registration start without a row.
+        for round_ in range(4):
+            admin = User.objects.create_superuser(f"admin{round_}", password="x-Strong-pass-9")
+            outcomes = run_in_threads(
+                [lambda a=admin: services.deposit(user=a, amount=Decimal("1.00"))] * 12,
+                threads=12,
+            )
+            self.assertEqual(Counter(kind for kind, _ in outcomes), {"ok": 12}, outcomes)
+            self.assertEqual(Balance.objects.get(pk=admin.pk).amount, Decimal("12.00"))
         self.assert_ledger_consistent()
 
     def test_money_is_conserved_under_mixed_load(self):

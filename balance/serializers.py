@@ -69,22 +69,16 @@ class SharedFieldsSerializer(serializers.Serializer):
     every request and thread; validation and rendering are DRF's, field by field.
     """
 
-    _shared: dict[type, list[serializers.Field]] = {}  # one list per subclass
+    _shared: dict[type, dict[str, serializers.Field]] = {}  # one set per subclass
 
-    def _shared_fields(self) -> list[serializers.Field]:
+    @property
+    def fields(self):
         fields = SharedFieldsSerializer._shared.get(type(self))
         if fields is None:
-            fields = list(type(self)().fields.values())
+            # DRF's own construction (deep copies, bound), done once on one prototype.
+            fields = serializers.Serializer.fields.func(type(self)())
             SharedFieldsSerializer._shared[type(self)] = fields
         return fields
-
-    @property
-    def _readable_fields(self):
-        return [field for field in self._shared_fields() if not field.write_only]
-
-    @property
-    def _writable_fields(self):
-        return [field for field in self._shared_fields() if not field.read_only]
 
 
 class DepositInputSerializer(SharedFieldsSerializer):

@@ -58,7 +58,8 @@ def _redis_count(cache: RedisCache, key: str, timeout: int) -> int:
     and pipeline layers around it cost three times the CPU of the round trip itself
     (docs/performance.md). Writes always go to the cache's first server.
     """
-    pool = cache._cache.get_client(key, write=True).connection_pool
+    # The pool itself: get_client() would build a whole redis-py client around it per call.
+    pool = cache._cache._get_connection_pool(write=True)
     connection = pool.get_connection()
     try:
         connection.send_command("EVAL", _COUNT_SCRIPT, 1, key, timeout)

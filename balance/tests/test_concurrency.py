@@ -31,6 +31,13 @@ def run_in_threads(jobs, *, threads: int = 8):
     return outcomes
 
 
+def transfer_job(sender, recipient: str, amount: str):
+    """A job for run_in_threads: sender pays amount to the user named recipient."""
+    return lambda: services.transfer(
+        sender=sender, recipient_username=recipient, amount=Decimal(amount)
+    )
+
+
 @skipUnless(ON_POSTGRES, SKIP_REASON)
 class ConcurrencyTests(TransactionTestCase):
     def assert_ledger_consistent(self):
@@ -69,18 +76,7 @@ class ConcurrencyTests(TransactionTestCase):
     def test_crossing_transfers_finish_without_deadlock(self):
         alice = make_user("alice", balance="1000.00")
         bob = make_user("bob", balance="1000.00")
-        jobs = []
-        for _ in range(50):
-            jobs.append(
-                lambda: services.transfer(
-                    sender=alice, recipient_username="bob", amount=Decimal("3.00")
-                )
-            )
-            jobs.append(
-                lambda: services.transfer(
-                    sender=bob, recipient_username="alice", amount=Decimal("5.00")
-                )
-            )
+        jobs = [transfer_job(alice, "bob", "3.00"), transfer_job(bob, "alice", "5.00")] * 50
         outcomes = run_in_threads(jobs)
         self.assertEqual(Counter(kind for kind, _ in outcomes), {"ok": 100}, outcomes)
         self.assertEqual(Balance.objects.get(pk=alice.pk).amount, Decimal("1100.00"))
@@ -94,18 +90,7 @@ class ConcurrencyTests(TransactionTestCase):
         poor = make_user("poor")
         payer = make_user("payer", balance="1000.00")
         sink = make_user("sink")
-        jobs = []
-        for _ in range(60):
-            jobs.append(
-                lambda: services.transfer(
-                    sender=payer, recipient_username="poor", amount=Decimal("1.00")
-                )
-            )
-            jobs.append(
-                lambda: services.transfer(
-                    sender=poor, recipient_username="sink", amount=Decimal("1.00")
-                )
-            )
+        jobs = [transfer_job(payer, "poor", "1.00"), transfer_job(poor, "sink", "1.00")] * 60
         outcomes = run_in_threads(jobs, threads=12)
         counts = Counter(kind for kind, _ in outcomes)
         self.assertEqual(counts["error"], 0, [o for o in outcomes if o[0] == "error"][:3])

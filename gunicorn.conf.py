@@ -24,7 +24,9 @@ bind = f"0.0.0.0:{_positive_int('PORT', 8000)}"
 # HTTP connections alive, so a client does not pay a new TCP connection per request.
 # More processes only add memory and contention (measured with `make bench`,
 # docs/performance.md).
-worker_class = "gthread"
+# gthread, closing a kept-alive connection after GUNICORN_KEEPALIVE_REQUESTS requests (100)
+# so long-lived clients spread over the processes again (lighTech/gunicorn_worker.py).
+worker_class = "lighTech.gunicorn_worker.CappedKeepAliveThreadWorker"
 workers = _positive_int("WEB_CONCURRENCY", os.cpu_count() or 1)
 threads = _positive_int("GUNICORN_THREADS", 4)
 keepalive = 5

@@ -1,5 +1,6 @@
 """End to end: the real server started as `make run` starts it, driven over real HTTP."""
 
+import http.client
 import json
 import os
 import signal
@@ -192,3 +193,22 @@ class DatabaseDownTests(TransactionTestCase):
         # An outage is logged one line per request, not one traceback per request.
         self.assertIn("Database unavailable", log)
         self.assertNotIn("Traceback", log)
+
+
+class KeepAliveCapTests(TransactionTestCase):
+    def test_a_connection_is_closed_politely_after_its_request_cap(self):
+        server = Server(GUNICORN_KEEPALIVE_REQUESTS="3")
+        self.addCleanup(server.stop)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        self.addCleanup(conn.close)
+        answers = []
+        for _ in range(3):
+            conn.request("GET", "/api/health/")
+            response = conn.getresponse()
+            response.read()
+            answers.append((response.status, response.getheader("Connection", "").lower()))
+        # The last response of the connection says so: a client never sends on a closing one.
+        self.assertEqual(answers, [(200, "keep-alive"), (200, "keep-alive"), (200, "close")])
+        # The client's next connection is served as usual.
+        status, body, _ = server.call("GET", "/api/health/")
+        self.assertEqual((status, body), (200, {"status": "ok"}))

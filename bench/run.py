@@ -105,6 +105,36 @@ def connect(dbname: str, autocommit: bool = True):
     return conn
 
 
+def choose_role() -> None:
+    """Keep the configured role if it can connect; else fall back to a local `postgres`.
+
+    A fresh clone's .env names the role `lightech` (what docker-compose and CI create), which
+    a developer's own PostgreSQL may not have; the benchmark only needs a role that may
+    create databases, and a local server with trust or peer-less TCP auth lets `postgres` in.
+    """
+    try:
+        connect("postgres").close()
+        return
+    except psycopg2.OperationalError as configured:
+        reason = str(configured).strip().splitlines()[-1]
+    if ENV["user"] != "postgres":
+        try:
+            psycopg2.connect(
+                host=ENV["host"], port=ENV["port"], user="postgres", dbname="postgres"
+            ).close()
+        except psycopg2.OperationalError:
+            pass
+        else:
+            log(f"role {ENV['user']!r} cannot connect ({reason}); using role 'postgres'")
+            ENV.update(user="postgres", password="")
+            return
+    sys.exit(
+        f"bench: cannot connect to PostgreSQL at {ENV['host']}:{ENV['port']} as "
+        f"{ENV['user']!r} ({reason}). Set POSTGRES_USER/POSTGRES_PASSWORD (environment or "
+        ".env) to a role that may create databases."
+    )
+
+
 def pg_env() -> dict:
     out = dict(os.environ)
     out.update(PGHOST=ENV["host"], PGPORT=ENV["port"], PGUSER=ENV["user"])
@@ -121,6 +151,7 @@ def app_env() -> dict:
         POSTGRES_HOST=ENV["host"],
         POSTGRES_PORT=ENV["port"],
         POSTGRES_USER=ENV["user"],
+        POSTGRES_PASSWORD=ENV["password"],
         DJANGO_DEBUG="0",
         PORT=str(ENV["http_port"]),
         # Tokens are minted once before the run; they must outlive it.
@@ -729,6 +760,8 @@ def main() -> int:
     # The throttles' counters: Redis as in production when REDIS_URL is set, else per process.
     result["settings"]["throttle_cache"] = "redis" if os.environ.get("REDIS_URL") else "locmem"
     tools = ensure_tools()
+    choose_role()
+    result["settings"]["user"] = ENV["user"]
     result["machine"] = machine()
     result["gunicorn"] = gunicorn_settings()
     workdir = Path(tempfile.mkdtemp(prefix="lightech-bench-"))

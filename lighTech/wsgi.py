@@ -1,9 +1,14 @@
-"""WSGI entry point used by gunicorn."""
+"""WSGI entry point used by gunicorn (lighTech/handlers.py: the API's shorter middleware chain)."""
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lighTech.settings")
+# What django.core.wsgi.get_wsgi_application() does, with our application in place of its
+# WSGIHandler.
+django.setup(set_prefix=False)
 
-application = get_wsgi_application()
+from lighTech.handlers import PathRoutedWSGIApplication  # noqa: E402 - needs django.setup()
+
+application = PathRoutedWSGIApplication()

@@ -17,7 +17,7 @@ from balance.money import (
     parse_amount,
 )
 from balance.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, to_utc
-from lighTech.fields import StrictCharField
+from lighTech.fields import StrictCharField, UTCDateTimeField
 
 
 @extend_schema_field(
@@ -113,7 +113,7 @@ class OperationOutputSerializer(SharedFieldsSerializer):
     balance_after = MoneyOutputField()
     counterparty = serializers.CharField(source="counterparty.username", allow_null=True)
     description = serializers.CharField()
-    created_at = serializers.DateTimeField()
+    created_at = UTCDateTimeField()
 
 
 class OperationPageSerializer(serializers.Serializer):

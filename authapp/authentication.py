@@ -44,6 +44,11 @@ class JWTAuthentication(authentication.JWTAuthentication):
     minted before the last password change all answer 401.
     """
 
+    def __init__(self, *args, **kwargs):
+        # DRF builds an authenticator per request; simplejwt's __init__ only sets user_model,
+        # with a get_user_model() call (an app-registry lookup) each time. Ours is fixed.
+        self.user_model = User
+
     def get_validated_token(self, raw_token):
         # A client sends the same access token on every request until it expires. Its
         # signature and claims were verified the first time this process saw that exact

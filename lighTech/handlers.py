@@ -1,9 +1,10 @@
 """The WSGI application: the API's own paths run a shorter middleware chain.
 
-The API authenticates every request with a bearer token, keeps no session and shows no flash
-messages, so Django's session, auth and messages middleware only cost it CPU: building the
-message storage alone (a cookie signer per request) was about 3% of a transfer's, and the three
-together about 5% (docs/performance.md). The admin and the docs keep the whole chain.
+The API authenticates every request with a bearer token, keeps no session, shows no flash
+messages and serves no static file, so Django's session, auth and messages middleware and
+WhiteNoise only cost it CPU: building the message storage alone (a cookie signer per request)
+was about 3% of a transfer's, the four together about 6% (docs/performance.md). The admin, the
+docs and the static files keep the whole chain.
 settings.MIDDLEWARE stays the full list, so `check --deploy` and the admin's checks see it,
 and every security middleware (SecurityMiddleware, CORS, CommonMiddleware, CSRF, X-Frame-Options)
 runs on both chains.
@@ -12,9 +13,11 @@ runs on both chains.
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
-# Middleware for browser pages (admin, docs) that no API endpoint reads.
+# Middleware for browser pages (admin, docs) and their static files that no API endpoint needs.
 SITE_ONLY_MIDDLEWARE = frozenset(
     {
+        # Static files live under STATIC_URL (/static/), never under an API prefix.
+        "whitenoise.middleware.WhiteNoiseMiddleware",
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",

@@ -19,6 +19,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from authapp.models import User
 from balance.models import Operation
 from lighTech.handlers import (
+    API_PATH_PREFIXES,
     SITE_ONLY_MIDDLEWARE,
     APIWSGIHandler,
     PathRoutedWSGIApplication,
@@ -123,6 +124,15 @@ class RoutingTests(RawWSGITestCase):
         for left_out in SITE_ONLY_MIDDLEWARE:
             self.assertIn(left_out, before)
             self.assertNotIn(left_out, handler.middleware)
+
+    def test_static_files_are_still_served_and_never_under_an_api_prefix(self):
+        self.assertFalse(f"/{settings.STATIC_URL}".startswith(API_PATH_PREFIXES))
+        status, headers, body = wsgi_call(
+            self.app, "GET", "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"
+        )
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"][0].startswith("text/css"))
+        self.assertGreater(len(body), 1000)
 
 
 class APIChainTests(RawWSGITestCase):

@@ -9,11 +9,13 @@ the money endpoints down with it.
 import functools
 import logging
 import math
+import threading
 import time
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.throttling import BaseThrottle
 
 from lighTech.client import client_ip
@@ -51,25 +53,53 @@ _COUNT_SCRIPT = (
 )
 
 
-def _redis_count(cache: RedisCache, key: str, timeout: int) -> int:
-    """Count one more request under key in Redis; returns the new count.
+# Each thread's own Redis connection, with the pool it was made from.
+_held = threading.local()
 
-    One command on a connection taken straight from the cache's pool: the redis-py client
-    and pipeline layers around it cost three times the CPU of the round trip itself
-    (docs/performance.md). Writes always go to the cache's first server.
+
+def _thread_connection(cache: RedisCache):
+    """This thread's connection to the cache's first server: made once, then kept.
+
+    Taking a connection from redis-py's pool and giving it back (its lock, pid check,
+    readiness poll and connection-count bookkeeping) cost more CPU than the command itself
+    (docs/performance.md). A gthread worker runs a fixed set of threads, so one connection
+    per thread is a fixed number of connections too. A different pool (another cache, as in
+    tests that swap CACHES) gets a connection of its own.
     """
     # The pool itself: get_client() would build a whole redis-py client around it per call.
     pool = cache._cache._get_connection_pool(write=True)
-    connection = pool.get_connection()
+    held = getattr(_held, "connection", None)
+    if held is None or held[0] is not pool:
+        held = _held.connection = (pool, pool.make_connection())
+    return held[1]
+
+
+def _eval_count(connection, key: str, timeout: int) -> int:
     try:
+        # Connects first if the connection is new or was dropped below.
         connection.send_command("EVAL", _COUNT_SCRIPT, 1, key, timeout)
         return int(connection.read_response())
     except BaseException:
-        # A connection left mid-reply must not go back to the pool.
+        # A connection left mid-reply (a timeout, Redis gone) is dropped; the next command
+        # reconnects.
         connection.disconnect()
         raise
-    finally:
-        pool.release(connection)
+
+
+def _redis_count(cache: RedisCache, key: str, timeout: int) -> int:
+    """Count one more request under key in Redis; returns the new count.
+
+    One command on this thread's own connection: the redis-py client and pipeline layers
+    around it cost three times the CPU of the round trip itself (docs/performance.md).
+    Writes always go to the cache's first server.
+    """
+    connection = _thread_connection(cache)
+    try:
+        return _eval_count(connection, key, timeout)
+    except RedisConnectionError:
+        # Redis closed the kept connection (a restart, an idle timeout): one more try on a
+        # new one. At worst the first try counted too: one request too many, never too few.
+        return _eval_count(connection, key, timeout)
 
 
 _parsed_rate = functools.lru_cache(maxsize=64)(parse_rate)

@@ -165,25 +165,34 @@ class RedisThrottleTests(ThrottleTestsMixin, TestCase):
         from django.core.cache import cache
 
         throttle = throttling.MoneyUserThrottle()
-        key = throttle._key("probe", 0.0)
+        key = throttle._key(f"probe-{uuid.uuid4()}", 0.0)
         client = cache._cache.get_client(write=True)
         redis_key = cache.make_and_validate_key(key)
-        sent = []
-        original = client.connection_pool.get_connection
+        throttle._hit(throttle._key("warm-up", 0.0))  # this thread's connection is made
 
-        def counting_get_connection(*args, **kwargs):
-            sent.append(1)
-            return original(*args, **kwargs)
+        def server_counts():
+            evals = client.info("commandstats").get("cmdstat_eval", {}).get("calls", 0)
+            return evals, client.info("stats")["total_connections_received"]
 
-        client.connection_pool.get_connection = counting_get_connection
-        try:
-            self.assertEqual(throttle._hit(key), 1)
-            self.assertEqual(throttle._hit(key), 2)
-        finally:
-            client.connection_pool.get_connection = original
-        # One connection checkout (one command, one round trip) per counted request.
-        self.assertEqual(len(sent), 2)
+        evals, connections = server_counts()
+        for expected in range(1, 11):
+            self.assertEqual(throttle._hit(key), expected)
+        after_evals, after_connections = server_counts()
+        # Redis's own counters: one command per counted request, on a connection kept open.
+        self.assertEqual(after_evals - evals, 10)
+        self.assertEqual(after_connections, connections)
         self.assertTrue(0 < client.ttl(redis_key) <= throttle.duration + 1)
+
+    def test_a_connection_redis_closed_is_replaced_and_the_request_counted(self):
+        from django.core.cache import cache
+
+        throttle = throttling.MoneyUserThrottle()
+        key = throttle._key(f"probe-{uuid.uuid4()}", 0.0)
+        self.assertEqual(throttle._hit(key), 1)
+        # As a Redis restart would: every other client's connection is closed.
+        cache._cache.get_client(write=True).client_kill_filter(_type="normal", skipme=True)
+        self.assertEqual(throttle._hit(key), 2)
+        self.assertEqual(throttle._hit(key), 3)
 
 
 class CacheOutageTests(TestCase):

@@ -18,6 +18,7 @@ import re
 import runpy
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -425,7 +426,25 @@ def gunicorn_settings() -> dict:
     }
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:port (TIME_WAIT leftovers do not count)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def start_server(log_path: Path) -> subprocess.Popen:
+    # Another server on the port would answer the health check and take the load in place of
+    # ours (seen: a developer's gunicorn left running measured instead, then a crash at the end).
+    if port_in_use(ENV["http_port"]):
+        sys.exit(
+            f"bench: 127.0.0.1:{ENV['http_port']} is already in use (another server?); "
+            "stop it or set BENCH_PORT"
+        )
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     command = [gunicorn]
     if (ROOT / "gunicorn.conf.py").exists():
@@ -445,7 +464,7 @@ def start_server(log_path: Path) -> subprocess.Popen:
             sys.exit(f"bench: gunicorn exited; see {log_path}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
+                if response.status == 200 and server.poll() is None:
                     return server
         except (urllib.error.URLError, OSError):
             time.sleep(0.2)

@@ -25,7 +25,9 @@ bind = f"0.0.0.0:{_positive_int('PORT', 8000)}"
 # More processes only add memory and contention (measured with `make bench`,
 # docs/performance.md).
 # gthread, closing a kept-alive connection after GUNICORN_KEEPALIVE_REQUESTS requests (100)
-# so long-lived clients spread over the processes again (lighTech/gunicorn_worker.py).
+# so long-lived clients spread over the processes again, and serving a request that is
+# already waiting on a kept-alive connection in the same thread, up to
+# GUNICORN_INLINE_REQUESTS (4) in a row (lighTech/gunicorn_worker.py).
 worker_class = "lighTech.gunicorn_worker.CappedKeepAliveThreadWorker"
 workers = _positive_int("WEB_CONCURRENCY", os.cpu_count() or 1)
 threads = _positive_int("GUNICORN_THREADS", 4)

@@ -212,3 +212,73 @@ class KeepAliveCapTests(TransactionTestCase):
         # The client's next connection is served as usual.
         status, body, _ = server.call("GET", "/api/health/")
         self.assertEqual((status, body), (200, {"status": "ok"}))
+
+
+def read_responses(stream, count: int) -> list[tuple[int, dict, bytes]]:
+    """Read `count` HTTP/1.1 responses from one buffered stream: (status, headers, body)."""
+    responses = []
+    for _ in range(count):
+        status_line = stream.readline()
+        if not status_line:
+            break  # the server closed the connection
+        headers = {}
+        for line in iter(stream.readline, b"\r\n"):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while size := int(stream.readline(), 16):
+                body += stream.read(size)
+                stream.readline()
+            stream.readline()
+        else:
+            body = stream.read(int(headers.get("content-length", "0")))
+        responses.append((int(status_line.split()[1]), headers, body))
+    return responses
+
+
+class InlineNextRequestTests(TransactionTestCase):
+    """Requests already waiting on a kept-alive connection are served by the same thread."""
+
+    def pipelined(self, server, raw_requests: list[bytes], expect: int):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"".join(raw_requests))  # all of them before reading any answer
+            with sock.makefile("rb") as stream:
+                answers = read_responses(stream, expect)
+                closed = stream.read(1) == b"" if len(answers) < len(raw_requests) else None
+        return answers, closed
+
+    def test_pipelined_requests_are_answered_in_order_past_the_inline_limit(self):
+        server = Server(GUNICORN_INLINE_REQUESTS="4")
+        self.addCleanup(server.stop)
+        body = json.dumps({"username": "nobody", "password": "wrong-password"}).encode()
+        login = b"".join(
+            [
+                b"POST /api/auth/v1/login/ HTTP/1.1\r\nHost: localhost\r\n",
+                b"Content-Type: application/json\r\n",
+                b"Content-Length: %d\r\n\r\n" % len(body),
+                body,
+            ]
+        )
+        health = b"GET /api/health/ HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        # Seven requests: one thread serves the first and four more inline, then the
+        # connection goes back to gthread's own path, which finds the rest in its buffer.
+        requests = [health, login, health, login, health, health, login]
+        answers, _ = self.pipelined(server, requests, expect=len(requests))
+        self.assertEqual([status for status, _, _ in answers], [200, 401, 200, 401, 200, 200, 401])
+        for (_, _, payload), sent in zip(answers, requests, strict=True):
+            if sent is health:
+                self.assertEqual(json.loads(payload), {"status": "ok"})
+            else:
+                self.assertEqual(json.loads(payload)["errors"][0]["code"], "no_active_account")
+
+    def test_the_keepalive_cap_still_closes_a_pipelining_connection(self):
+        server = Server(GUNICORN_KEEPALIVE_REQUESTS="3", GUNICORN_INLINE_REQUESTS="4")
+        self.addCleanup(server.stop)
+        health = b"GET /api/health/ HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        answers, closed = self.pipelined(server, [health] * 5, expect=5)
+        self.assertEqual(
+            [(status, headers.get("connection")) for status, headers, _ in answers],
+            [(200, "keep-alive"), (200, "keep-alive"), (200, "close")],
+        )
+        self.assertTrue(closed, "the server closes after the capped response")

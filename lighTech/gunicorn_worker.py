@@ -5,6 +5,7 @@ import os
 import socket
 import threading
 
+from django.conf import settings
 from gunicorn.workers.gthread import ThreadWorker
 
 
@@ -21,6 +22,14 @@ def keepalive_requests() -> int:
 def inline_requests() -> int:
     """GUNICORN_INLINE_REQUESTS (default 4): waiting requests a thread serves in a row; 0: none."""
     return _env_count("GUNICORN_INLINE_REQUESTS", 4)
+
+
+def declared_body_length(req) -> int:
+    """The request's Content-Length (gunicorn has validated it), 0 without one."""
+    for name, value in req.headers:
+        if name == "CONTENT-LENGTH":
+            return int(value)
+    return 0
 
 
 def request_waiting(conn) -> bool:
@@ -79,6 +88,11 @@ class CappedKeepAliveThreadWorker(ThreadWorker):
         served = getattr(conn, "requests_served", 0) + 1
         conn.requests_served = served
         if self.keepalive_requests and served >= self.keepalive_requests:
+            req.force_close()
+        elif declared_body_length(req) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            # Django answers 413 without reading such a body, and gthread gives up draining
+            # a large one: its connection cannot carry another request, so the 413 says
+            # `Connection: close` rather than promising keep-alive.
             req.force_close()
         return super().handle_request(req, conn)
 

@@ -282,3 +282,31 @@ class InlineNextRequestTests(TransactionTestCase):
             [(200, "keep-alive"), (200, "keep-alive"), (200, "close")],
         )
         self.assertTrue(closed, "the server closes after the capped response")
+
+
+class OversizedBodyTests(TransactionTestCase):
+    def test_a_413_closes_the_connection_instead_of_promising_keep_alive(self):
+        server = Server()
+        self.addCleanup(server.stop)
+        body = b'{"amount": "1", "description": "' + b"x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body += b'"}'
+        request = b"".join(
+            [
+                b"POST /api/auth/v1/register/ HTTP/1.1\r\nHost: localhost\r\n",
+                b"Content-Type: application/json\r\n",
+                b"Content-Length: %d\r\n\r\n" % len(body),
+                body,
+            ]
+        )
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(request)
+            with sock.makefile("rb") as stream:
+                [(status, headers, payload)] = read_responses(stream, 1)
+                rest = stream.read()
+        self.assertEqual(status, 413)
+        self.assertEqual(json.loads(payload)["errors"][0]["code"], "request_too_large")
+        self.assertEqual(headers.get("connection"), "close")
+        self.assertEqual(rest, b"", "nothing more on a connection the server closes")
+        # The client's next connection is served as usual.
+        status, payload, _ = server.call("GET", "/api/health/")
+        self.assertEqual((status, payload), (200, {"status": "ok"}))

@@ -31,7 +31,12 @@ VERIFIED_TOKENS_CACHED = 4096
 @lru_cache(maxsize=VERIFIED_TOKENS_CACHED)
 def _verified(raw_token: bytes):
     """simplejwt's full verification (signature, type, claims) of one exact token string."""
-    return authentication.JWTAuthentication().get_validated_token(raw_token)
+    try:
+        return authentication.JWTAuthentication().get_validated_token(raw_token)
+    except (OverflowError, OSError, ValueError):
+        # A date claim outside the calendar (`exp: 1e20`), which simplejwt does not catch
+        # (authapp/tokens.py); an exception is never cached.
+        raise InvalidToken(_("Token has a date out of range")) from None
 
 
 class JWTAuthentication(authentication.JWTAuthentication):

@@ -26,6 +26,7 @@ from authapp.exceptions import (
     WrongPassword,
 )
 from authapp.models import Session, User
+from authapp.tokens import token_read
 from balance.services import balance_open
 
 # The claim naming the session of a token; access tokens copy it from their refresh token.
@@ -99,7 +100,7 @@ def session_login(*, username: str, password: str, user_agent: str, ip: str | No
 def session_refresh(*, refresh: str, user_agent: str, ip: str | None) -> TokenPair:
     """Rotate a refresh token: the old one is blacklisted, the session lives on; else 401."""
     try:
-        token = RefreshToken(refresh)
+        token = token_read(RefreshToken, refresh)
     except TokenError as exc:
         raise RefreshRefused(str(exc)) from None
     user_id = token.get(jwt_settings.USER_ID_CLAIM)
@@ -151,7 +152,7 @@ def _sessions_end(sessions: QuerySet[Session], *, user: User) -> int:
 def session_logout(*, user: User, refresh: str) -> None:
     """Blacklist the caller's refresh token and end its session."""
     try:
-        token = RefreshToken(refresh)
+        token = token_read(RefreshToken, refresh)
     except TokenError:
         raise InvalidRefreshToken() from None
     if str(token.get(jwt_settings.USER_ID_CLAIM)) != str(user.pk):

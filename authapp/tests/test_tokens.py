@@ -230,3 +230,43 @@ class UsernameComparisonTests(TokenTestCase):
         # lower("ẞ") is "ß" but upper("ß") is not "ẞ": iexact (upper) missed this user.
         make_user("\u1e9ea1")
         self.assertEqual(self.login(username="\u00dfa1").status_code, 200)
+
+
+class MalformedSignedTokenTests(TokenTestCase):
+    """Tokens signed with the server's key but with broken claims: 401/400, never a 500."""
+
+    def refresh_without(self, claim):
+        token = RefreshToken.for_user(self.alice)
+        del token[claim]
+        return str(token)
+
+    def far_future(self, token_class):
+        token = token_class.for_user(self.alice)
+        token["exp"] = 10**20
+        return str(token)
+
+    def test_refresh_and_logout_refuse_a_refresh_token_without_jti_or_user(self):
+        access = self.tokens()["access"]
+        for claim in ("jti", "user_id"):
+            with self.subTest(claim=claim):
+                broken = self.refresh_without(claim)
+                refused = self.client.post(REFRESH, {"refresh": broken}, format="json")
+                self.assertEqual(refused.status_code, 401)
+                assert_single_401_error(self, refused)
+                logout = self.bearer(access).post(LOGOUT, {"refresh": broken}, format="json")
+                self.assertEqual(logout.status_code, 400)
+                self.assertEqual(logout.json()["errors"][0]["attr"], "refresh")
+
+    def test_an_expiry_outside_the_calendar_is_refused(self):
+        response = self.bearer(self.far_future(AccessToken)).get(ME)
+        self.assertEqual(response.status_code, 401)
+        assert_single_401_error(self, response)
+        refused = self.client.post(
+            REFRESH, {"refresh": self.far_future(RefreshToken)}, format="json"
+        )
+        self.assertEqual(refused.status_code, 401)
+        assert_single_401_error(self, refused)
+        logout = self.bearer(self.tokens()["access"]).post(
+            LOGOUT, {"refresh": self.far_future(RefreshToken)}, format="json"
+        )
+        self.assertEqual(logout.status_code, 400)

@@ -1,11 +1,13 @@
 """gunicorn's threaded worker: a cap on each kept-alive connection, and no poller round trip
 for a request that is already waiting on the connection."""
 
+import json
 import os
 import socket
 import threading
 
 from django.conf import settings
+from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import ThreadWorker
 
 
@@ -45,6 +47,41 @@ def request_waiting(conn) -> bool:
     except OSError:
         # Reset: left to gthread's usual path too.
         return False
+
+
+class _CapturedErrorPage:
+    """The client socket as gunicorn's error writer sees it: what it sends is kept, not sent."""
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+        self.written = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.written += data
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def json_error_response(page: bytes) -> bytes | None:
+    """gunicorn's HTML error page as the API's JSON envelope: same status, still closing."""
+    if not page.startswith(b"HTTP/"):
+        return None
+    _, status, reason = page.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+    # Imported here: the worker class is loaded by gunicorn's master before Django is set up.
+    from lighTech.exception_handler import error_body
+
+    if int(status) >= 500:
+        body = error_body("server_error", "error", "A server error occurred.")
+    else:
+        body = error_body("client_error", "_".join(reason.lower().split()), f"{reason}.")
+    raw = json.dumps(body).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n"
+        "X-Content-Type-Options: nosniff\r\n\r\n"
+    )
+    return head.encode("latin-1") + raw
 
 
 class CappedKeepAliveThreadWorker(ThreadWorker):
@@ -108,3 +145,15 @@ class CappedKeepAliveThreadWorker(ThreadWorker):
                 break
             keepalive = super().handle(conn)
         return keepalive
+
+    def handle_error(self, req, client, addr, exc):
+        """Requests gunicorn refuses itself (a URL over 4094 bytes, an oversized or invalid
+        header) get the API's JSON error envelope, like every other error, not gunicorn's HTML
+        page: gunicorn decides the status and logs as usual, and its page is rewritten."""
+        page = _CapturedErrorPage(client)
+        super().handle_error(req, page, addr, exc)
+        answer = json_error_response(page.written)
+        try:
+            write_nonblock(client, answer or page.written)
+        except Exception:
+            self.log.debug("Failed to send error message.")

@@ -310,3 +310,31 @@ class OversizedBodyTests(TransactionTestCase):
         # The client's next connection is served as usual.
         status, payload, _ = server.call("GET", "/api/health/")
         self.assertEqual((status, payload), (200, {"status": "ok"}))
+
+
+class ProtocolErrorEnvelopeTests(TransactionTestCase):
+    """What gunicorn refuses before Django sees it answers in the API's envelope too."""
+
+    def test_oversized_url_oversized_header_and_invalid_header_are_json(self):
+        server = Server()
+        self.addCleanup(server.stop)
+        cases = [
+            (b"GET /api/balance/v1/operations/?cursor=" + b"A" * 5000 + b" HTTP/1.1\r\n", 414),
+            (b"GET /api/health/ HTTP/1.1\r\nX-Big: " + b"b" * 9000 + b"\r\n", 431),
+            (b"GET /api/health/ HTTP/1.1\r\nIdempotency-Key: \x7f\r\n", 400),
+        ]
+        for head, expected in cases:
+            with self.subTest(status=expected):
+                request = head + b"Host: localhost\r\n\r\n"
+                with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                    sock.sendall(request)
+                    with sock.makefile("rb") as stream:
+                        [(status, headers, payload)] = read_responses(stream, 1)
+                self.assertEqual(status, expected)
+                self.assertEqual(headers["content-type"], "application/json")
+                self.assertEqual(headers["connection"], "close")
+                self.assertEqual(headers["x-content-type-options"], "nosniff")
+                body = json.loads(payload)
+                self.assertEqual(body["type"], "client_error")
+                self.assertEqual(len(body["errors"]), 1)
+                self.assertIsNone(body["errors"][0]["attr"])

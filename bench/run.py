@@ -198,7 +198,14 @@ def ensure_tools() -> dict:
 
 def recreate_database(name: str) -> None:
     with sql("postgres") as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg2.errors.InsufficientPrivilege:
+            # Left by a run as another role (BENCH_KEEP_DB=1, say).
+            sys.exit(
+                f"bench: database {name} exists and belongs to another role than "
+                f"{ENV['user']!r}; drop it, or set BENCH_DB / BENCH_PGBENCH_DB"
+            )
         cur.execute(f'CREATE DATABASE "{name}"')
 
 

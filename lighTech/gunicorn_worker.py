@@ -1,5 +1,6 @@
-"""gunicorn's threaded worker: a cap on each kept-alive connection, and no poller round trip
-for a request that is already waiting on the connection."""
+"""gunicorn's threaded worker as the API needs it: a cap on each kept-alive connection, no
+poller round trip for a request already waiting on its connection, a 413 that closes its
+connection, and gunicorn's own error answers in the API's JSON envelope."""
 
 import json
 import os

@@ -166,21 +166,28 @@ class RedisThrottleTests(ThrottleTestsMixin, TestCase):
 
         throttle = throttling.MoneyUserThrottle()
         key = throttle._key(f"probe-{uuid.uuid4()}", 0.0)
-        client = cache._cache.get_client(write=True)
         redis_key = cache.make_and_validate_key(key)
         throttle._hit(throttle._key("warm-up", 0.0))  # this thread's connection is made
+        connection = throttling._thread_connection(cache)
+        sock = connection._sock
+        sent = []
+        original = connection.send_command
 
-        def server_counts():
-            evals = client.info("commandstats").get("cmdstat_eval", {}).get("calls", 0)
-            return evals, client.info("stats")["total_connections_received"]
+        def counting_send(*args, **kwargs):
+            sent.append(args[0])
+            return original(*args, **kwargs)
 
-        evals, connections = server_counts()
-        for expected in range(1, 11):
-            self.assertEqual(throttle._hit(key), expected)
-        after_evals, after_connections = server_counts()
-        # Redis's own counters: one command per counted request, on a connection kept open.
-        self.assertEqual(after_evals - evals, 10)
-        self.assertEqual(after_connections, connections)
+        connection.send_command = counting_send
+        try:
+            for expected in range(1, 11):
+                self.assertEqual(throttle._hit(key), expected)
+        finally:
+            del connection.send_command
+        # One command per counted request, on the same kept connection (no reconnect).
+        self.assertEqual(sent, ["EVAL"] * 10)
+        self.assertIs(throttling._thread_connection(cache), connection)
+        self.assertIs(connection._sock, sock)
+        client = cache._cache.get_client(write=True)
         self.assertTrue(0 < client.ttl(redis_key) <= throttle.duration + 1)
 
     def test_a_connection_redis_closed_is_replaced_and_the_request_counted(self):

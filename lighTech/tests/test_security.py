@@ -102,6 +102,14 @@ class SecurityHeaderTests(TestCase):
                 if path != "/api/docs/":  # Swagger UI's page relaxes it for its own use.
                     self.assertEqual(response["Cross-Origin-Opener-Policy"], "same-origin")
 
+    def test_a_refused_host_header_still_gets_the_security_headers(self):
+        # CommonMiddleware refuses the host; the headers must not depend on how far in it got.
+        response = APIClient().get("/api/health/", HTTP_HOST="evil.example.com")
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["errors"][0]["code"], "bad_request")
+        self.assertEqual(response["X-Frame-Options"], "DENY")
+        self.assertEqual(response["X-Content-Type-Options"], "nosniff")
+
     def test_docs_pages_allow_only_this_server(self):
         # ReDoc's script fetches its logo from cdn.redoc.ly: the policy refuses it.
         for path in ("/api/docs/", "/api/redoc/"):

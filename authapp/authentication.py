@@ -11,6 +11,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
 
 from authapp.models import User
+from authapp.tokens import DATE_OUT_OF_RANGE
 
 
 @cache
@@ -33,9 +34,8 @@ def _verified(raw_token: bytes):
     """simplejwt's full verification (signature, type, claims) of one exact token string."""
     try:
         return authentication.JWTAuthentication().get_validated_token(raw_token)
-    except (OverflowError, OSError, ValueError):
-        # A date claim outside the calendar (`exp: 1e20`), which simplejwt does not catch
-        # (authapp/tokens.py); an exception is never cached.
+    except DATE_OUT_OF_RANGE:
+        # simplejwt does not catch these (authapp/tokens.py); an exception is never cached.
         raise InvalidToken(_("Token has a date out of range")) from None
 
 

@@ -12,6 +12,7 @@ runs on both chains.
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
+from django.urls import get_resolver
 
 # Middleware for browser pages (admin, docs) and their static files that no API endpoint needs.
 SITE_ONLY_MIDDLEWARE = frozenset(
@@ -29,8 +30,19 @@ SITE_ONLY_MIDDLEWARE = frozenset(
 API_PATH_PREFIXES = ("/api/auth/", "/api/balance/", "/api/health/")
 
 
+# At most this many resolved paths are kept per handler; the API has about fifteen routes
+# without a path parameter, so the bound only matters if the URLconf changes at run time.
+RESOLVED_PATHS_KEPT = 256
+
+
 class APIWSGIHandler(WSGIHandler):
-    """Django's WSGI handler with settings.MIDDLEWARE less SITE_ONLY_MIDDLEWARE."""
+    """Django's WSGI handler with settings.MIDDLEWARE less SITE_ONLY_MIDDLEWARE, which
+    remembers how each API path without a path parameter resolved."""
+
+    def __init__(self) -> None:
+        # (resolver, path) -> ResolverMatch; filled before the first request is handled.
+        self._resolved: dict = {}
+        super().__init__()
 
     def load_middleware(self, is_async=False):
         # BaseHandler.load_middleware reads settings.MIDDLEWARE and nothing else; it runs once,
@@ -42,6 +54,31 @@ class APIWSGIHandler(WSGIHandler):
             super().load_middleware(is_async)
         finally:
             settings.MIDDLEWARE = full
+
+    def resolve_request(self, request):
+        """Django's resolve_request, with a path's match kept once it resolved to a view.
+
+        Matching a path against the URLconf (each include's patterns in turn, a
+        ResolverMatch built on the way out) was ~4% of a transfer's CPU (docs/performance.md)
+        for an answer that never changes while the URLconf object is the same. Only matches
+        without captured arguments are kept: their number is bounded by the URLconf's routes,
+        not by the paths clients send, and a path that does not resolve (404) is never kept.
+        The key includes the resolver, so a new URLconf (tests' ROOT_URLCONF overrides,
+        clear_url_caches()) resolves afresh. A match is shared by the requests to its path;
+        Django and DRF only read it (the view gets copies of its args and kwargs).
+        """
+        if hasattr(request, "urlconf"):
+            # A middleware chose another URLconf for this request: Django's own path.
+            return super().resolve_request(request)
+        resolver = get_resolver()
+        key = (resolver, request.path_info)
+        match = self._resolved.get(key)
+        if match is None:
+            match = resolver.resolve(request.path_info)
+            if not (match.args or match.kwargs) and len(self._resolved) < RESOLVED_PATHS_KEPT:
+                self._resolved[key] = match
+        request.resolver_match = match
+        return match
 
 
 class PathRoutedWSGIApplication:

@@ -7,13 +7,17 @@ lighTech/wsgi.py serves (Django's test client would build its own handler with t
 import io
 import json
 import re
+import uuid
 from decimal import Decimal
+from unittest import mock
 from wsgiref.util import setup_testing_defaults
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.test import TestCase, override_settings
+from django.http import HttpRequest
+from django.test import SimpleTestCase, TestCase, override_settings
+from django.urls import Resolver404, get_resolver, resolve, set_urlconf
 from rest_framework_simplejwt.tokens import AccessToken
 
 from authapp.models import User
@@ -214,3 +218,87 @@ class SiteChainTests(RawWSGITestCase):
         status, headers, _ = wsgi_call(self.app, "POST", login, form=form, cookies=csrf_cookie)
         self.assertEqual(status, 302)
         self.assertTrue(any(c.startswith("sessionid=") for c in headers["set-cookie"]))
+
+
+def _request(path: str) -> HttpRequest:
+    request = HttpRequest()
+    request.path_info = path
+    return request
+
+
+class ResolutionTests(SimpleTestCase):
+    """The API handler keeps how a path resolved, and answers exactly as Django would."""
+
+    PLAIN = (
+        "/api/health/",
+        "/api/auth/v1/login/",
+        "/api/auth/v1/me/",
+        "/api/balance/v1/balance/",
+        "/api/balance/v1/transfer/",
+        "/api/balance/v1/operations/",
+    )
+
+    def setUp(self):
+        self.handler = APIWSGIHandler()
+
+    def assertSameMatch(self, match, path):
+        fresh = resolve(path)
+        self.assertEqual(
+            (match.func, match.args, match.kwargs, match.url_name, match.route, match.view_name),
+            (fresh.func, fresh.args, fresh.kwargs, fresh.url_name, fresh.route, fresh.view_name),
+        )
+
+    def test_a_path_without_parameters_is_resolved_once_then_kept(self):
+        for path in self.PLAIN:
+            with self.subTest(path=path):
+                first = self.handler.resolve_request(request := _request(path))
+                self.assertIs(request.resolver_match, first)
+                self.assertSameMatch(first, path)
+                with mock.patch.object(
+                    type(get_resolver()), "resolve", side_effect=AssertionError("resolved again")
+                ):
+                    again = self.handler.resolve_request(request := _request(path))
+                self.assertIs(again, first)
+                self.assertIs(request.resolver_match, first)
+
+    def test_a_path_that_does_not_resolve_is_never_kept(self):
+        for path in ("/api/balance/v1/nope/", "/api/balance/v1/transfer", "/api/health/x/"):
+            with self.subTest(path=path):
+                for _ in range(2):
+                    with self.assertRaises(Resolver404):
+                        self.handler.resolve_request(_request(path))
+        self.assertEqual(self.handler._resolved, {})
+
+    def test_a_path_with_a_parameter_is_resolved_every_time(self):
+        ids = [uuid.uuid4() for _ in range(3)]
+        for session_id in ids:
+            path = f"/api/auth/v1/sessions/{session_id}/"
+            match = self.handler.resolve_request(_request(path))
+            self.assertEqual(match.kwargs, {"session_id": session_id})
+            self.assertSameMatch(match, path)
+        self.assertEqual(self.handler._resolved, {})
+
+    def test_another_urlconf_resolves_afresh(self):
+        kept = self.handler.resolve_request(_request("/api/health/"))
+        with override_settings(ROOT_URLCONF="lighTech.tests.urls_failing"):
+            boom = self.handler.resolve_request(_request("/boom/api/"))
+            self.assertEqual(boom.func.view_class.__name__, "ExplodingApiView")
+            self.assertIsNot(self.handler.resolve_request(_request("/api/health/")), kept)
+        # Leaving the override builds the root resolver again (clear_url_caches()).
+        with self.assertRaises(Resolver404):
+            self.handler.resolve_request(_request("/boom/api/"))
+        self.assertSameMatch(self.handler.resolve_request(_request("/api/health/")), "/api/health/")
+
+    def test_a_urlconf_chosen_for_the_request_takes_djangos_own_path(self):
+        request = _request("/boom/api/")
+        request.urlconf = "lighTech.tests.urls_failing"
+        self.addCleanup(set_urlconf, None)  # Django's request_finished does this
+        match = self.handler.resolve_request(request)
+        self.assertEqual(match.func.view_class.__name__, "ExplodingApiView")
+        self.assertEqual(self.handler._resolved, {})
+
+    def test_at_most_resolved_paths_kept(self):
+        with mock.patch("lighTech.handlers.RESOLVED_PATHS_KEPT", 2):
+            for path in self.PLAIN:
+                self.assertSameMatch(self.handler.resolve_request(_request(path)), path)
+        self.assertEqual(len(self.handler._resolved), 2)

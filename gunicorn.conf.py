@@ -35,6 +35,8 @@ keepalive = 5
 timeout = 30
 graceful_timeout = 30
 accesslog = "-"
+# gunicorn's logger, writing the default access line without its atoms dict (same text).
+logger_class = "lighTech.gunicorn_logging.Logger"
 errorlog = "-"
 # No per-user control socket: it lives in $HOME (not writable in the image) and two servers
 # on one machine (a dev server and CI's smoke run) would fight over it.

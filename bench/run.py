@@ -428,7 +428,7 @@ def gunicorn_settings() -> dict:
         os.environ.update(saved)
     return {
         key: values.get(key)
-        for key in ("workers", "worker_class", "threads", "keepalive", "accesslog")
+        for key in ("workers", "worker_class", "threads", "keepalive", "accesslog", "logger_class")
         if key in values
     }
 

@@ -8,6 +8,7 @@ import socket
 import threading
 
 from django.conf import settings
+from gunicorn.http.body import ChunkedReader
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -33,6 +34,11 @@ def declared_body_length(req) -> int:
         if name == "CONTENT-LENGTH":
             return int(value)
     return 0
+
+
+def chunked_body(req) -> bool:
+    """Whether the request's body comes chunked (gunicorn refuses one that also has a length)."""
+    return isinstance(req.body.reader, ChunkedReader)
 
 
 def request_waiting(conn) -> bool:
@@ -131,6 +137,12 @@ class CappedKeepAliveThreadWorker(ThreadWorker):
             # Django answers 413 without reading such a body, and gthread gives up draining
             # a large one: its connection cannot carry another request, so the 413 says
             # `Connection: close` rather than promising keep-alive.
+            req.force_close()
+        elif chunked_body(req):
+            # The app reads a chunked body only up to one byte past the limit
+            # (lighTech.handlers.read_unsized_body): the rest of an oversized one stays unread,
+            # and gthread would have to drain it before the next request. Such clients are
+            # rare; their connection closes after the response, whatever the body's size.
             req.force_close()
         return super().handle_request(req, conn)
 

@@ -10,6 +10,8 @@ and every security middleware (SecurityMiddleware, CORS, CommonMiddleware, CSRF,
 runs on both chains.
 """
 
+import io
+
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.urls import get_resolver
@@ -81,6 +83,25 @@ class APIWSGIHandler(WSGIHandler):
         return match
 
 
+def read_unsized_body(environ) -> None:
+    """Give a body sent without Content-Length (Transfer-Encoding: chunked) a length.
+
+    Django reads a request body only up to CONTENT_LENGTH, so it took a chunked body for an
+    empty one: a chunked deposit answered 400 "amount: required" and a chunked 3 MB body passed
+    the size limit. gunicorn has already undone the chunking (wsgi.input yields the body's
+    bytes); the body is read here, at most one byte past DATA_UPLOAD_MAX_MEMORY_SIZE, and
+    handed on with its length, so it is parsed like any other, and one over the limit still
+    answers 413 (Django refuses a CONTENT_LENGTH over the limit before reading the body).
+    The worker closes such a connection after the response, so the rest of an oversized body
+    is never read (lighTech/gunicorn_worker.py).
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    stream = environ["wsgi.input"]
+    body = stream.read() if limit is None else stream.read(limit + 1)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+
+
 class PathRoutedWSGIApplication:
     """Send API paths to the API's handler and everything else to Django's usual one."""
 
@@ -92,4 +113,6 @@ class PathRoutedWSGIApplication:
         return self.api if path_info.startswith(API_PATH_PREFIXES) else self.site
 
     def __call__(self, environ, start_response):
+        if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" in environ:
+            read_unsized_body(environ)
         return self.handler_for(environ.get("PATH_INFO", ""))(environ, start_response)

@@ -10,7 +10,14 @@ class JSONFirstContentNegotiation(DefaultContentNegotiation):
     override, DRF's full parse always picks the first renderer with its own media type; doing
     that directly saved about 5% of a request's CPU (docs/performance.md). Anything else goes
     through DRF's parse unchanged, so an unacceptable type still answers 406.
+
+    A `?format=` that names none of the view's renderers is ignored like any other unknown
+    query parameter, where DRF answers 404 (API.md: other parameters are ignored); one that
+    names a renderer still selects it (`/api/schema/?format=json`).
     """
+
+    def filter_renderers(self, renderers, format):
+        return [renderer for renderer in renderers if renderer.format == format] or renderers
 
     def select_renderer(self, request, renderers, format_suffix=None):
         first = renderers[0] if renderers else None

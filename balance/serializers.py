@@ -132,6 +132,9 @@ class MomentField(serializers.Field):
 
     def to_internal_value(self, data):
         text = str(data).strip()
+        if not (text.isascii() and text.isprintable()):
+            # The parsers take other scripts' digits and ignore a trailing NUL.
+            self.fail("invalid")
         try:
             moment = parse_datetime(text)
             if moment is None:
@@ -147,6 +150,16 @@ class MomentField(serializers.Field):
         return value.isoformat()
 
 
+class PageSizeField(serializers.IntegerField):
+    """A whole number written in ASCII digits: DRF's IntegerField also takes "5.0", "+5" and
+    other scripts' digits ("\uff15")."""
+
+    def to_internal_value(self, data):
+        if not (isinstance(data, str) and data.strip().isascii() and data.strip().isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class OperationFilterSerializer(serializers.Serializer):
     """Query parameters of the history; anything else is ignored."""
 
@@ -155,7 +168,7 @@ class OperationFilterSerializer(serializers.Serializer):
     created_before = MomentField(
         required=False, help_text="Operations strictly before this moment."
     )
-    page_size = serializers.IntegerField(
+    page_size = PageSizeField(
         required=False,
         min_value=1,
         default=DEFAULT_PAGE_SIZE,

@@ -113,6 +113,15 @@ class OperationHistoryTests(TestCase):
             "cursor=garbage",
             "cursor=W10",
             "created_after=2026-02-30T10:00:00",
+            # Only ASCII digits and printable text: Python's int() and Django's date parser
+            # also take other scripts' digits and a trailing NUL (a hostile-client pass).
+            "created_after=2026-12-04T10:00:00Z%00",
+            "created_before=%EF%BC%92026-12-04",
+            "page_size=%EF%BC%95",
+            "page_size=%D9%A3",
+            "page_size=5.0",
+            "page_size=%2B5",
+            "page_size=1e1",
         ):
             with self.subTest(query=query):
                 response = self.client.get(f"{URL}?{query}")

@@ -3,15 +3,31 @@
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from balance.models import Balance, Operation
 from balance.money import ZERO
 
+# The balance read as SQL written once. Building the ORM query for this one-row read cost more
+# instructions than the rest of the request, a whole transfer included (docs/performance.md).
+# PostgreSQL returns numeric as Decimal; SQLite (the first-run database) keeps the ORM, whose
+# converters turn its stored numbers into Decimals.
+_BALANCE_SQL = (
+    f"SELECT {Balance._meta.get_field('amount').column} FROM {Balance._meta.db_table} "  # noqa: S608 - names from the model
+    f"WHERE {Balance._meta.pk.column} = %s"
+)
+
 
 def balance_get(*, user) -> Decimal:
     """The user's current balance; a user without a balance row yet has 0.00."""
-    amount = Balance.objects.filter(pk=user.pk).values_list("amount", flat=True).first()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_BALANCE_SQL, [user.pk])
+            row = cursor.fetchone()
+        amount = None if row is None else row[0]
+    else:
+        amount = Balance.objects.filter(pk=user.pk).values_list("amount", flat=True).first()
     return ZERO if amount is None else amount
 
 

@@ -181,9 +181,10 @@ class PageSizeField(serializers.IntegerField):
     other scripts' digits ("\uff15")."""
 
     def to_internal_value(self, data):
-        if not (isinstance(data, str) and data.strip().isascii() and data.strip().isdigit()):
+        text = data.strip() if isinstance(data, str) else ""
+        if not (text.isascii() and text.isdigit()):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        return super().to_internal_value(text)
 
 
 class OperationFilterSerializer(serializers.Serializer):
